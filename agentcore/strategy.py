@@ -1,0 +1,279 @@
+"""The strategy a sales team writes, as validated and normalised data.
+
+`parse_strategy(raw_bytes)` is the single entry point for untrusted input (HTTP body, file,
+webhook merge). It either returns a `Strategy` or raises `StrategyError` whose `problems` are
+one line each, naming the field path: `persona.name: field required`.
+
+Normalisation keeps what the team meant and removes what would trip the agent later: text is
+trimmed, goals de-duplicated (order kept), FAQ and objection keys lower-cased, the locale written
+as BCP-47 (`en_in` -> `en-IN`), and missing optional parts get defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from agentcore.agent_kinds import canonical_kind, known_kinds
+
+MAX_STRATEGY_BYTES = 1024 * 1024
+
+# C0 controls and DEL, except tab, newline and carriage return (legitimate in multi-line text).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LOCALE = re.compile(r"^([A-Za-z]{2,3})(?:[-_]([A-Za-z]{4}))?(?:[-_]([A-Za-z]{2}|[0-9]{3}))?$")
+
+FALLBACK_ACTIONS = (
+    "prompt_for_clarification",
+    "use_fallback_scenario",
+    "handoff_to_subagent",
+    "switch_to_playbook",
+    "end_call",
+)
+
+
+class StrategyError(ValueError):
+    """Invalid strategy input. `problems` holds one `field.path: message` line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def normalise_locale(value: str) -> str:
+    match = _LOCALE.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a BCP-47 language tag such as 'en-US'")
+    language, script, region = match.groups()
+    parts = [language.lower()]
+    if script:
+        parts.append(script.title())
+    if region:
+        parts.append(region.upper())
+    return "-".join(parts)
+
+
+def _clean_text(value: str) -> str:
+    return value.strip()
+
+
+def _clean_mapping(value: dict[str, str], what: str) -> dict[str, str]:
+    cleaned: dict[str, str] = {}
+    for key, text in value.items():
+        norm = key.strip().lower()
+        if not norm:
+            raise ValueError(f"{what} keys must not be empty")
+        if norm in cleaned:
+            raise ValueError(f"duplicate {what} key {norm!r} (keys are compared in lower case)")
+        cleaned[norm] = text.strip()
+    return cleaned
+
+
+class _Model(BaseModel):
+    # Strict types: goals as a string is an error, not a list of characters. Extra keys are
+    # kept (teams attach business context) but never interpreted.
+    model_config = ConfigDict(strict=True, extra="allow", str_strip_whitespace=True)
+
+
+class Persona(_Model):
+    name: str = Field(min_length=1)
+    tone: str = "friendly, professional"
+    tone_override: str | None = None
+    description: str = ""
+    voice_id: str | None = None
+    locale: str = "en-US"
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        return normalise_locale(value)
+
+    @field_validator("tone_override", "voice_id")
+    @classmethod
+    def _empty_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+
+class Scripts(_Model):
+    greeting: str = ""
+    pitch: str = ""
+    voicemail: str = ""
+    faqs: dict[str, str] = Field(default_factory=dict)
+    objections: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("faqs")
+    @classmethod
+    def _faqs(cls, value: dict[str, str]) -> dict[str, str]:
+        return _clean_mapping(value, "FAQ")
+
+    @field_validator("objections")
+    @classmethod
+    def _objections(cls, value: dict[str, str]) -> dict[str, str]:
+        return _clean_mapping(value, "objection")
+
+
+class FallbackPolicy(_Model):
+    trigger: str = Field(min_length=1)
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    action: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _int_threshold(cls, data: Any) -> Any:
+        # JSON has one number type; accept `1` where a float is expected despite strict mode.
+        if isinstance(data, dict) and isinstance(data.get("threshold"), int):
+            data = {**data, "threshold": float(data["threshold"])}
+        return data
+
+    @field_validator("action")
+    @classmethod
+    def _action(cls, value: str) -> str:
+        if value not in FALLBACK_ACTIONS:
+            raise ValueError(f"unknown action {value!r}; expected one of {', '.join(FALLBACK_ACTIONS)}")
+        return value
+
+    def effective_threshold(self) -> float | None:
+        """The threshold, or the number written in a trigger such as `confidence_below_0.5`."""
+        if self.threshold is not None:
+            return self.threshold
+        match = re.search(r"_below_([0-9.]+)$", self.trigger)
+        return float(match.group(1)) if match else None
+
+
+class SubagentSpec(_Model):
+    name: str = Field(min_length=1)
+    kind: str = Field(alias="class", min_length=1)
+    init: dict[str, Any] = Field(default_factory=dict)
+
+    model_config = ConfigDict(
+        strict=True, extra="allow", str_strip_whitespace=True, populate_by_name=True
+    )
+
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if canonical_kind(value) is None:
+            raise ValueError(
+                f"unknown subagent class {value!r}; allowed: {', '.join(known_kinds())}"
+            )
+        return value
+
+
+class Strategy(_Model):
+    title: str = Field(min_length=1)
+    description: str = ""
+    goals: list[str] = Field(default_factory=list)
+    persona: Persona
+    scripts: Scripts = Field(default_factory=Scripts)
+    closing_techniques: list[str] = Field(default_factory=list)
+    fallback_scenarios: dict[str, str] = Field(default_factory=dict)
+    fallback_policies: list[FallbackPolicy] = Field(default_factory=list)
+    subagents: list[SubagentSpec] = Field(default_factory=list)
+
+    @field_validator("goals", "closing_techniques")
+    @classmethod
+    def _dedupe(cls, value: list[str]) -> list[str]:
+        seen: dict[str, None] = {}
+        for item in value:
+            text = item.strip()
+            if text and text.lower() not in {s.lower() for s in seen}:
+                seen[text] = None
+        return list(seen)
+
+    @field_validator("fallback_scenarios")
+    @classmethod
+    def _scenarios(cls, value: dict[str, str]) -> dict[str, str]:
+        return _clean_mapping(value, "fallback scenario")
+
+    @field_validator("subagents")
+    @classmethod
+    def _unique_subagents(cls, value: list[SubagentSpec]) -> list[SubagentSpec]:
+        names = [s.name for s in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate subagent names: {', '.join(dupes)}")
+        return value
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON-ready form we store and hand back (subagent kind under `class`)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def _find_control_chars(value: Any, path: str, out: list[str]) -> None:
+    if isinstance(value, str):
+        match = _CONTROL.search(value)
+        if match:
+            out.append(f"{path or 'body'}: contains control character {match.group()!r}")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _CONTROL.search(key):
+                out.append(f"{sub}: key contains a control character")
+            _find_control_chars(item, sub, out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _find_control_chars(item, f"{path}.{i}" if path else str(i), out)
+
+
+def _format_validation(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "body"
+        msg = err["msg"]
+        msg = msg[0].lower() + msg[1:] if msg else msg
+        msg = msg.removeprefix("value error, ")
+        problems.append(f"{path}: {msg}")
+    return problems
+
+
+def validate_strategy(data: Any) -> Strategy:
+    """Validate an already-decoded JSON value."""
+    if not isinstance(data, dict):
+        kind = {list: "an array", str: "a string"}.get(type(data), type(data).__name__)
+        raise StrategyError([f"body: expected a JSON object, got {kind}"])
+    problems: list[str] = []
+    _find_control_chars(data, "", problems)
+    if problems:
+        raise StrategyError(problems)
+    try:
+        return Strategy.model_validate(data)
+    except ValidationError as exc:
+        raise StrategyError(_format_validation(exc)) from None
+
+
+def parse_strategy(raw: bytes) -> Strategy:
+    """Decode and validate untrusted bytes."""
+    if len(raw) > MAX_STRATEGY_BYTES:
+        raise StrategyError([f"body: {len(raw)} bytes is over the {MAX_STRATEGY_BYTES}-byte limit"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StrategyError([f"body: not UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start})"]) from None
+    try:
+        data = json.loads(text.removeprefix("\ufeff"))
+    except json.JSONDecodeError as exc:
+        raise StrategyError([f"body: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from None
+    return validate_strategy(data)
+
+
+def merge_strategy(base: Strategy, patch: dict[str, Any]) -> Strategy:
+    """Deep-merge a partial strategy (webhook `strategy` field, train-loop delta) and re-validate."""
+
+    def merge(a: Any, b: Any) -> Any:
+        if isinstance(a, dict) and isinstance(b, dict):
+            out = dict(a)
+            for key, value in b.items():
+                out[key] = merge(a.get(key), value) if key in a else value
+            return out
+        return b
+
+    return validate_strategy(merge(base.to_document(), patch))

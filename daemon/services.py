@@ -1,0 +1,107 @@
+"""Everything a running daemon holds, built once at start-up and closed once at shutdown.
+
+Routes reach it as `request.app.state.services`. Speech models are loaded here, once per daemon,
+and shared by every call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentcore.strategy import Strategy
+from daemon.config import Settings
+from daemon.live import LiveBus
+from daemon.store.calls import CallRepository
+from daemon.store.database import Database
+from daemon.store.dnc import DncRepository
+from daemon.store.memory import MemoryRepository
+from daemon.store.spool import TurnWriter
+from daemon.store.strategies import StrategyRepository
+from daemon.store.tokens import TokenRepository
+from daemon.store.usage import UsageRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    database: Database
+    strategies: StrategyRepository
+    calls: CallRepository
+    memory: MemoryRepository
+    tokens: TokenRepository
+    dnc: DncRepository
+    usage: UsageRepository
+    turn_writer: TurnWriter
+    live: LiveBus
+    started_monotonic: float = field(default_factory=time.monotonic)
+    pid: int = field(default_factory=os.getpid)
+    extras: dict[str, Any] = field(default_factory=dict)
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    @classmethod
+    async def start(cls, settings: Settings) -> Services:
+        data_dir = settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        database = await Database.open(settings.mongodb_url, settings.mongodb_db, data_dir)
+        await database.ensure_indexes()
+        calls = CallRepository(database.db)
+        svc = cls(
+            settings=settings,
+            database=database,
+            strategies=StrategyRepository(database.db),
+            calls=calls,
+            memory=MemoryRepository(database.db),
+            tokens=TokenRepository(database.db),
+            dnc=DncRepository(database.db),
+            usage=UsageRepository(database.db),
+            turn_writer=TurnWriter(calls, data_dir / "spool"),
+            live=LiveBus(),
+        )
+        pending = await svc.turn_writer.replay()
+        if pending:
+            log.warning("%d spooled turns still pending; will keep retrying", pending)
+        return svc
+
+    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        """Run a background task that is tracked (so shutdown can wait for it)."""
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    def backends(self) -> dict[str, str]:
+        s = self.settings
+        out = {
+            "store": self.database.description,
+            "brain": f"openai-compatible ({s.openai_model_critical})" if s.llm_enabled
+            else "strategy playbook",
+            "asr": s.asr_backend,
+            "tts": "elevenlabs" if s.elevenlabs_enabled else "piper",
+            "telephony": "twilio" if s.twilio_enabled else "simulated",
+            "translation": s.translation_backend,
+        }
+        describe = self.extras.get("describe_backends")
+        if describe is not None:
+            out.update(describe())
+        return out
+
+    async def on_strategy_ingested(self, strategy_id: str, strategy: Strategy) -> None:
+        hook = self.extras.get("on_strategy_ingested")
+        if hook is not None:
+            await hook(strategy_id, strategy)
+
+    async def close(self) -> None:
+        self.live.close()
+        if self._background:
+            _, pending = await asyncio.wait(self._background, timeout=10)
+            for task in pending:
+                task.cancel()
+        await self.turn_writer.close()
+        await self.database.close()

@@ -1,0 +1,1 @@
+"""Telephony: the Twilio Media Streams wire protocol (`codec`) and, later, the REST client."""

@@ -1,0 +1,44 @@
+"""The typer application object and the error handling every command shares."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import typer
+
+from scrappy_cli import render
+from scrappy_cli.client import ApiError, DaemonUnavailable
+
+app = typer.Typer(
+    name="scrappy",
+    help="Scrappy: an open-source AI outbound sales caller (CLI + local daemon).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+EXIT_ERROR = 1
+EXIT_INVALID = 2
+
+
+@contextlib.contextmanager
+def api_errors() -> Iterator[None]:
+    """Turn client errors into one clear stderr message and a sane exit code."""
+    try:
+        yield
+    except DaemonUnavailable as exc:
+        render.error(str(exc), "start it with `scrappy daemon` (or set SCRAPPY_URL)")
+        raise typer.Exit(EXIT_ERROR) from None
+    except ApiError as exc:
+        if exc.problems:
+            render.error(exc.message)
+            render.problems(exc.problems)
+            raise typer.Exit(EXIT_INVALID) from None
+        hint = None
+        if exc.status == 401:
+            hint = "set SCRAPPY_TOKEN, or run on the daemon's machine so its admin token is found"
+        elif exc.status == 403:
+            hint = "this needs an admin token"
+        render.error(f"{exc.message} (HTTP {exc.status})", hint)
+        raise typer.Exit(EXIT_INVALID if exc.status in (400, 413, 422) else EXIT_ERROR) from None

@@ -1,0 +1,11 @@
+"""Entry point of the `scrappy` command: imports each command module so it registers."""
+
+from __future__ import annotations
+
+from scrappy_cli import cmd_core  # noqa: F401  (registers commands)
+from scrappy_cli.app import app
+
+__all__ = ["app"]
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PRISM  := .cache/prism/node_modules/.bin/prism
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck pytest bench prism clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Prism mocks Twilio's REST API from its official OpenAPI spec, for the telephony tests.
+prism: $(PRISM)
+
+$(PRISM):
+	npm install --silent --no-audit --no-fund --prefix .cache/prism @stoplight/prism-cli@5
+
+demo: install
+	$(BIN)/scrappy demo
+
+lint: install
+	$(BIN)/ruff check .
+
+typecheck: install
+	$(BIN)/mypy
+
+pytest: install prism
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -29,7 +29,7 @@ premium/invalid numbers are fraud or typos; no role overrides those.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
@@ -110,8 +110,6 @@ def _hours_problems(
     number: phonenumbers.PhoneNumber, e164: str, start: int, end: int, now: datetime
 ) -> list[str]:
     """Why `now` is outside calling hours for the number (empty when inside in every zone)."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
     names = [z for z in timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
     zones: list[ZoneInfo] = []
     for name in names:
@@ -145,6 +143,8 @@ def check_number(
     `dnc` is a set of E.164 numbers or a predicate taking one. See the module docstring for
     the rules, what `force` overrides and what `simulate` downgrades.
     """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
     text = phone.strip()
     if not text.startswith("+"):
         return DialDecision(
@@ -193,6 +193,29 @@ def check_number(
         return DialDecision(True, e164, country, [], [FORCED_PREFIX + h for h in hours], True)
     problems += hours
     return DialDecision(not problems, e164, country, problems, [])
+
+
+async def check_number_async(
+    phone: str,
+    settings: DialingSettings,
+    now: datetime,
+    dnc_contains: Callable[[str], Awaitable[bool]],
+    force: bool = False,
+    simulate: bool = False,
+) -> DialDecision:
+    """`check_number` with an async do-not-call lookup (e.g. `DncRepository.contains`).
+
+    The lookup gets the E.164 form, so the list only ever needs to hold normalised numbers.
+    """
+    listed: frozenset[str] = frozenset()
+    if phone.strip().startswith("+"):
+        try:
+            e164 = normalise_phone(phone)
+        except InvalidPhoneNumber:
+            e164 = None  # check_number reports it
+        if e164 is not None and await dnc_contains(e164):
+            listed = frozenset({e164})
+    return check_number(phone, settings, now, listed, force=force, simulate=simulate)
 
 
 def now_utc() -> datetime:

@@ -26,7 +26,10 @@ def _decode_byte(code: int) -> int:
 
 def _encode_sample(sample: int) -> int:
     sign = 0x80 if sample < 0 else 0
-    magnitude = min(-sample if sample < 0 else sample, _CLIP) + _BIAS
+    # Negative inputs are one's-complemented (-1 - x), as in ITU-T G.191's reference encoder:
+    # that mirrors [-32768, -1] exactly onto [0, 32767], so the quantizer is symmetric and -1
+    # encodes as "-0" (0x7F) the way 0 encodes as "+0" (0xFF).
+    magnitude = min(-1 - sample if sample < 0 else sample, _CLIP) + _BIAS
     exponent = 7
     mask = 0x4000
     while exponent > 0 and not magnitude & mask:

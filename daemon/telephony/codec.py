@@ -155,7 +155,9 @@ class ProtocolError:
     raw_excerpt: str
 
 
-Event = Connected | Start | Media | Mark | Dtmf | Stop | ProtocolError
+StreamEvent = Connected | Start | Media | Mark | Dtmf | Stop
+"""A well-formed frame from Twilio."""
+Event = StreamEvent | ProtocolError
 
 # --- messages our server sends (parsed by the simulated lead) -------------------------------
 
@@ -267,9 +269,7 @@ def _parse_fields(data: Mapping[str, Any]) -> Event:
             account_sid=_str(start, "accountSid"),
             tracks=tuple(tracks),
             custom_parameters=params,
-            media_format=MediaFormat(
-                _str(fmt, "encoding"), _uint(fmt, "sampleRate"), _uint(fmt, "channels")
-            ),
+            media_format=MediaFormat(_str(fmt, "encoding"), _uint(fmt, "sampleRate"), _uint(fmt, "channels")),
         )
     sid = _str(data, "streamSid")
     if kind == "media":
@@ -310,8 +310,9 @@ class _Phase(enum.Enum):
 class MediaStreamDecoder:
     """`parse()` plus the ordering rules of one stream, for the server's side of one socket.
 
-    A `ProtocolError` does not change the state: one bad frame should not make the next good
-    one look wrong. Whether to hang up on errors is the call session's decision, not ours.
+    `connected` is optional (only `start` opens the stream). A `ProtocolError` does not change
+    the state: one bad frame should not make the next good one look wrong. Whether to hang up
+    on errors is the call session's decision, not ours.
     """
 
     def __init__(self, *, max_bytes: int = MAX_FRAME_BYTES) -> None:
@@ -368,9 +369,7 @@ def _b64text(payload: bytes) -> str:
 
 def media_message(stream_sid: str, payload: bytes) -> str:
     """Agent audio (raw mu-law 8 kHz) for Twilio to queue for playback."""
-    return _dump(
-        {"event": "media", "streamSid": stream_sid, "media": {"payload": _b64text(payload)}}
-    )
+    return _dump({"event": "media", "streamSid": stream_sid, "media": {"payload": _b64text(payload)}})
 
 
 def mark_message(stream_sid: str, name: str) -> str:
@@ -402,7 +401,7 @@ def parse_outbound(raw: str | bytes, *, max_bytes: int = MAX_OUTBOUND_FRAME_BYTE
 # --- what Twilio sends (the simulated lead's side) ------------------------------------------
 
 
-def encode(event: Connected | Start | Media | Mark | Dtmf | Stop) -> str:
+def encode(event: StreamEvent) -> str:
     """Serialize an inbound event exactly as Twilio would send it (numbers as strings)."""
     if isinstance(event, Connected):
         return _dump({"event": "connected", "protocol": event.protocol, "version": event.version})
@@ -455,9 +454,7 @@ def twilio_start(
     tracks: tuple[str, ...] = ("inbound",),
 ) -> str:
     """The `start` frame; `custom_parameters` are the TwiML `<Parameter>`s of the stream."""
-    return encode(
-        Start(sequence_number, stream_sid, call_sid, account_sid, tracks, custom_parameters or {})
-    )
+    return encode(Start(sequence_number, stream_sid, call_sid, account_sid, tracks, custom_parameters or {}))
 
 
 def twilio_media(

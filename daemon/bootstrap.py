@@ -1,13 +1,65 @@
-"""Attach the optional feature layers (speech, calls, scheduler) to a started `Services`.
+"""Attach the feature layers (speech, brain, calls, telephony, scheduler) to `Services`.
 
 Kept apart from `Services.start` so the store-only core starts, and is testable, on its own.
+Order matters: speech models load first (once), then the brain service that needs the store,
+then the call manager that needs both.
 """
 
 from __future__ import annotations
 
+import logging
+
+from starlette.routing import Route, WebSocketRoute
+
+from daemon.api import app as app_module
+from daemon.api import calls, media, ops, twilio
 from daemon.services import Services
 
+log = logging.getLogger(__name__)
 
-async def attach_features(services: Services) -> None:
-    """Load speech models once, register call handling and the scheduler (filled in by layers)."""
-    return None
+
+def feature_routes() -> list[Route | WebSocketRoute]:
+    return [
+        Route("/api/v1/calls", calls.create_call, methods=["POST"]),
+        Route("/api/v1/calls", calls.list_calls, methods=["GET"]),
+        Route("/api/v1/calls/live", calls.live_events, methods=["GET"]),
+        Route("/api/v1/calls/{call_id}", calls.get_call, methods=["GET"]),
+        Route("/api/v1/feedback", ops.feedback, methods=["POST"]),
+        Route("/api/v1/train", ops.train, methods=["POST"]),
+        Route("/api/v1/memory", ops.memory_timeline, methods=["GET"]),
+        Route("/api/v1/usage/summary", ops.usage_summary, methods=["GET"]),
+        Route("/api/v1/exports", ops.list_exports, methods=["GET"]),
+        Route("/api/v1/exports", ops.create_export, methods=["POST"]),
+        Route("/api/v1/exports/{name}", ops.download_export, methods=["GET"]),
+        Route("/api/v1/dnc", ops.dnc_list, methods=["GET"]),
+        Route("/api/v1/dnc", ops.dnc_add, methods=["POST"]),
+        Route("/api/v1/dnc/{phone}", ops.dnc_remove, methods=["DELETE"]),
+        Route("/api/v1/hooks/{adapter}", ops.hook, methods=["POST"]),
+        Route("/twilio/voice", twilio.voice, methods=["POST"]),
+        Route("/twilio/status", twilio.status, methods=["POST"]),
+        WebSocketRoute("/twilio/media", media.media_stream),
+    ]
+
+
+async def attach_features(services: Services, port: int) -> None:
+    from daemon.calls.brain import BrainService
+    from daemon.calls.manager import CallManager
+    from daemon.calls.speech import SpeechStack
+    from daemon.scheduler import start_scheduler
+
+    settings = services.settings
+    services.port = port
+    services.brain = BrainService(services)
+    services.speech = await SpeechStack.load(settings, services.brain.on_tts_fallback)
+    if settings.twilio_enabled:
+        from daemon.telephony.twilio_client import TwilioTelephony
+
+        services.telephony = TwilioTelephony.from_settings(settings)
+    services.manager = CallManager(services)
+    services.extras["shutdown_calls"] = services.manager.shutdown
+    services.scheduler = start_scheduler(services)
+    app_module.EXTRA_ROUTES[:] = feature_routes()
+    active = await services.strategies.active()
+    if active is not None:  # warm the TTS cache for the active strategy (no-op when cached)
+        strategy = services.strategies.model(active)
+        await services.on_strategy_ingested(active["_id"], strategy)

@@ -93,7 +93,7 @@ class Server:
             try:
                 token_file = await ensure_admin_token(self.services.tokens, self.settings.data_dir)
                 log.info("admin token in %s", token_file)
-                await attach_features(self.services)
+                await attach_features(self.services, self.port)
                 app = build_app(self.services)
                 config = uvicorn.Config(
                     app, host=self.host, port=self.port, lifespan="off", log_config=None,

@@ -43,6 +43,13 @@ class Services:
     started_monotonic: float = field(default_factory=time.monotonic)
     pid: int = field(default_factory=os.getpid)
     extras: dict[str, Any] = field(default_factory=dict)
+    # filled by daemon.bootstrap.attach_features (kept loose here so the core starts alone)
+    speech: Any = None
+    manager: Any = None
+    telephony: Any = None
+    brain: Any = None
+    scheduler: Any = None
+    port: int = 0
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
@@ -87,21 +94,35 @@ class Services:
             "telephony": "twilio" if s.twilio_enabled else "simulated",
             "translation": s.translation_backend,
         }
-        describe = self.extras.get("describe_backends")
-        if describe is not None:
-            out.update(describe())
+        if self.speech is not None:
+            out.update(self.speech.describe())
+        if self.brain is not None:
+            out["brain"] = self.brain.describe()
         return out
 
     async def on_strategy_ingested(self, strategy_id: str, strategy: Strategy) -> None:
-        hook = self.extras.get("on_strategy_ingested")
-        if hook is not None:
-            await hook(strategy_id, strategy)
+        """Pre-synthesise the new strategy's playbook lines in the background."""
+        if self.brain is not None and self.speech is not None:
+            lines = self.brain.all_lines(strategy)
+            self.spawn(self.speech.prewarm(lines, strategy), name=f"prewarm-{strategy_id}")
+
+    async def train_now(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.brain.train_loop()
+        return result
+
+    async def ingest_hook(self, adapter: str, body: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.brain.ingest_hook(adapter, body)
+        return result
 
     async def close(self) -> None:
         self.live.close()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
         if self._background:
             _, pending = await asyncio.wait(self._background, timeout=10)
             for task in pending:
                 task.cancel()
         await self.turn_writer.close()
+        if self.speech is not None:
+            await self.speech.close()
         await self.database.close()

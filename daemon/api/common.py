@@ -28,7 +28,8 @@ class BadRequest(Exception):
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    svc: Services = request.app.state.services
+    return svc
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:

@@ -29,7 +29,7 @@ class CallRepository:
         self._status_events = db["status_events"]
 
     async def create(self, doc: dict[str, Any]) -> dict[str, Any]:
-        base = {
+        base: dict[str, Any] = {
             "direction": "outbound",
             "status": "queued",
             "lead_name": None,
@@ -94,16 +94,13 @@ class CallRepository:
         cursor = self._turns.find({"call_id": call_id}, {"_id": 0}).sort("index", ASCENDING)
         return [t async for t in cursor]
 
-    async def list(self, limit: int = 50, since: datetime | None = None,
-                   until: datetime | None = None) -> list[dict[str, Any]]:
+    async def recent(self, limit: int = 50, since: datetime | None = None,
+                     until: datetime | None = None) -> list[dict[str, Any]]:
         query: dict[str, Any] = {}
         if since or until:
             query["started_at"] = {k: v for k, v in (("$gte", since), ("$lt", until)) if v}
         cursor = self._calls.find(query).sort("started_at", DESCENDING).limit(limit)
         return [c async for c in cursor]
-
-    async def with_turns(self, call: dict[str, Any]) -> dict[str, Any]:
-        return {**call, "turns": await self.turns(call["_id"])}
 
     @staticmethod
     def to_api(call: dict[str, Any], turns: list[dict[str, Any]] | None = None) -> dict[str, Any]:

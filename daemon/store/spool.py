@@ -95,9 +95,13 @@ class TurnWriter:
             self._task = asyncio.create_task(self._replay_loop(), name="turn-spool-replay")
 
     async def _replay_loop(self) -> None:
-        while await self.replay():
+        while True:
+            remaining = await self.replay()
+            if not remaining:
+                log.info("turn spool drained")
+                return
+            log.info("%d spooled turns wait for the store", remaining)
             await asyncio.sleep(self._replay_every)
-        log.info("turn spool drained")
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -33,8 +33,9 @@ class StrategyRepository:
         for _ in range(20):  # two concurrent ingests of one family race for the next number
             latest = await self._c.find_one({"family": family}, sort=[("version", DESCENDING)])
             version = (latest["version"] + 1) if latest else 1
-            doc = {
-                "_id": f"{family}-v{version}",
+            doc_id = f"{family}-v{version}"
+            doc: dict[str, Any] = {
+                "_id": doc_id,
                 "family": family,
                 "version": version,
                 "title": strategy.title,
@@ -53,7 +54,7 @@ class StrategyRepository:
         else:  # pragma: no cover - needs 20 simultaneous writers
             raise RuntimeError(f"could not allocate a version for {family}")
         if activate:
-            await self.activate(doc["_id"])
+            await self.activate(doc_id)
             doc["active"] = True
         return doc
 

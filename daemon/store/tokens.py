@@ -26,7 +26,8 @@ class TokenRepository:
         self._c = db["tokens"]
         self._users = db["users"]
 
-    async def create(self, role: Role, name: str, credit_limit: float | None = None) -> tuple[str, dict[str, Any]]:
+    async def create(self, role: Role, name: str,
+                     credit_limit: float | None = None) -> tuple[str, dict[str, Any]]:
         token_id = secrets.token_hex(4)
         token = f"scr_{token_id}_{secrets.token_urlsafe(32)}"
         doc = {

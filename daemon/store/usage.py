@@ -16,7 +16,7 @@ class UsageRepository:
         now = now or datetime.now(UTC)
         since = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
         match = {"$match": {"started_at": {"$gte": since}}}
-        daily_pipeline = [
+        daily_pipeline: list[dict[str, Any]] = [
             match,
             {"$group": {
                 "_id": {"$dateToString": {"format": "%Y-%m-%d", "date": "$started_at"}},
@@ -28,7 +28,7 @@ class UsageRepository:
             }},
             {"$sort": {"_id": 1}},
         ]
-        top_pipeline = [
+        top_pipeline: list[dict[str, Any]] = [
             match,
             {"$group": {"_id": "$strategy_id", "calls": {"$sum": 1},
                         "seconds": {"$sum": {"$ifNull": ["$duration_seconds", 0]}}}},

@@ -1,0 +1,247 @@
+"""The daemon's side of the brain: agentcore's protocols over our store and telephony.
+
+`BrainService` lives once per daemon (shared LLM client, memory sink, strategy store, the
+webhook agent, the train loop). `CallBrain` wraps one call's `SalesAgent` with the few extra
+lines a voice call needs (silence prompts, keypad opt-out) and a hang-up that waits for the
+goodbye to finish playing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from agentcore.lines import company_name
+from agentcore.llm import LLMClient, LLMConfig
+from agentcore.memory import MemoryEvent
+from agentcore.sales_agent import SalesAgent
+from agentcore.state import Outcome, Reply
+from agentcore.strategy import Strategy
+from daemon.store.memory import MemoryRepository
+from daemon.store.strategies import StrategyRepository
+
+if TYPE_CHECKING:
+    from daemon.services import Services
+
+log = logging.getLogger(__name__)
+
+
+class StoreMemorySink:
+    """`MemorySink` over the `memory_logs` collection."""
+
+    def __init__(self, repo: MemoryRepository) -> None:
+        self._repo = repo
+
+    async def log_event(self, event: MemoryEvent) -> None:
+        doc = event.to_document()
+        await self._repo.add(doc["event_type"], doc["payload"], call_id=doc["call_id"],
+                             strategy_id=doc["strategy_id"], source=doc["source"],
+                             importance=doc["importance"], created_at=doc["created_at"],
+                             event_id=doc["event_id"])
+
+    async def recent_events(self, types: Sequence[str] | None = None, *,
+                            since: datetime | None = None, limit: int = 500,
+                            call_id: str | None = None) -> list[MemoryEvent]:
+        docs = await self._repo.recent(list(types) if types else None, since=since, limit=limit,
+                                       call_id=call_id)
+        events = []
+        for doc in docs:
+            try:
+                events.append(MemoryEvent.from_document(doc))
+            except (KeyError, ValueError):
+                continue  # daemon-only event types (budget_alert, ...) are not agent memory
+        return events
+
+
+class StoreStrategyStore:
+    """`StrategyStore` over the strategies repository (a new version never overwrites)."""
+
+    def __init__(self, repo: StrategyRepository) -> None:
+        self._repo = repo
+
+    async def save_new_version(self, strategy: Strategy, *, based_on: str | None, reason: str) -> str:
+        doc = await self._repo.add_version(strategy, activate=True, based_on=based_on, reason=reason,
+                                           created_by="train_loop")
+        return str(doc["_id"])
+
+    async def active(self) -> tuple[str, Strategy] | None:
+        doc = await self._repo.active()
+        return (doc["_id"], StrategyRepository.model(doc)) if doc else None
+
+
+class TwilioMessenger:
+    def __init__(self, telephony: Any) -> None:
+        self._telephony = telephony
+
+    async def send_sms(self, to: str, text: str) -> str | None:
+        sid: str = await self._telephony.send_sms(to, text)
+        return sid
+
+
+class _DeferredHangup:
+    """The brain's `end_call` only marks the call to end; the session hangs up after the
+    goodbye has played (CallControl's contract)."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+
+    async def end_call(self, reason: str) -> None:
+        self.requested = reason
+
+
+class BrainService:
+    def __init__(self, services: Services) -> None:
+        self.svc = services
+        s = services.settings
+        self.llm = LLMClient(LLMConfig(
+            api_key=s.openai_api_key, base_url=s.openai_base_url,
+            model_critical=s.openai_model_critical, model_cheap=s.openai_model_cheap,
+            cache_ttl_seconds=s.llm_cache_ttl_seconds,
+            first_token_deadline_ms=s.llm_first_token_deadline_ms))
+        self.memory = StoreMemorySink(services.memory)
+        self.strategy_store = StoreStrategyStore(services.strategies)
+        self._hook_agent: tuple[str, SalesAgent] | None = None
+
+    def describe(self) -> str:
+        s = self.svc.settings
+        if self.llm.enabled:
+            return f"openai-compatible {s.openai_model_critical} (playbook fallback)"
+        return "strategy playbook"
+
+    def messenger(self) -> TwilioMessenger | None:
+        return TwilioMessenger(self.svc.telephony) if self.svc.telephony is not None else None
+
+    def all_lines(self, strategy: Strategy) -> list[str]:
+        agent = SalesAgent(strategy)
+        return [*agent.all_lines(), *CallBrain.session_lines(strategy)]
+
+    async def on_tts_fallback(self, reason: str) -> None:
+        await self.memory.log_event(MemoryEvent("fallback_triggered", {"stage": "tts", "reason": reason},
+                                                source="speech", importance=2))
+
+    async def _agent_for_active(self) -> SalesAgent | None:
+        doc = await self.svc.strategies.active()
+        if doc is None:
+            return None
+        if self._hook_agent is None or self._hook_agent[0] != doc["_id"]:
+            agent = SalesAgent(StrategyRepository.model(doc), strategy_id=doc["_id"], llm=self.llm,
+                               memory=self.memory, strategy_store=self.strategy_store,
+                               messenger=self.messenger())
+            agent.register_webhook_adapter("twilio_stream", _twilio_stream_adapter)
+            agent.register_webhook_adapter("chat", _chat_adapter)
+            self._hook_agent = (doc["_id"], agent)
+        return self._hook_agent[1]
+
+    async def train_loop(self) -> dict[str, Any]:
+        agent = await self._agent_for_active()
+        if agent is None:
+            return {"status": "error", "reason": "no strategy ingested yet"}
+        result = await agent.train_loop()
+        self._hook_agent = None  # a new version may be active now
+        return result
+
+    async def ingest_hook(self, adapter: str, body: dict[str, Any]) -> dict[str, Any]:
+        agent = await self._agent_for_active()
+        if agent is None:
+            return {"error": "no strategy ingested yet; run `scrappy ingest FILE` first"}
+        payload = {**body, "adapter_key": adapter}
+        return await agent.ingest_webhook_payload(payload)
+
+
+async def _twilio_stream_adapter(payload: dict[str, Any]) -> dict[str, Any]:
+    """Twilio `<Gather>`-style input: `SpeechResult` becomes the transcript."""
+    text = payload.get("transcript") or payload.get("SpeechResult") or ""
+    return {"transcript": str(text), "confidence": payload.get("Confidence")}
+
+
+async def _chat_adapter(payload: dict[str, Any]) -> dict[str, Any]:
+    return {"channel": "chat", "chars": len(str(payload.get("text") or ""))}
+
+
+class CallBrain:
+    """One call's `SalesAgent`, plus the voice-call lines the playbook does not cover."""
+
+    def __init__(self, agent: SalesAgent, strategy: Strategy, hangup: _DeferredHangup) -> None:
+        self.agent = agent
+        self.strategy = strategy
+        self._hangup = hangup
+        self._dnc = False
+
+    @classmethod
+    def create(cls, svc: Services, call: dict[str, Any], strategy_id: str,
+               strategy: Strategy) -> CallBrain:
+        brain: BrainService = svc.brain
+        hangup = _DeferredHangup()
+        agent = SalesAgent(
+            strategy, strategy_id=strategy_id, call_id=call["_id"], lead_phone=call["lead_phone"],
+            lead_name=call.get("lead_name"), llm=brain.llm, memory=brain.memory,
+            strategy_store=brain.strategy_store, messenger=brain.messenger(), call_control=hangup,
+            ai_disclosure=svc.settings.ai_disclosure)
+        return cls(agent, strategy, hangup)
+
+    # --- the turn -----------------------------------------------------------------------------
+    def greeting_text(self, ai_disclosure: bool) -> str:
+        return self.agent.greeting_text(ai_disclosure)
+
+    async def generate_response(self, text: str, *, stream: bool, on_token: Any,
+                                confidence: float) -> Reply:
+        return await self.agent.generate_response(text, stream=stream, on_token=on_token,
+                                                  confidence=confidence)
+
+    def cancel_active_stream(self) -> None:
+        self.agent.cancel_active_stream()
+
+    def record_heard(self, text_played: str) -> None:
+        self.agent.record_heard(text_played)
+
+    @property
+    def end_requested(self) -> str | None:
+        return self._hangup.requested
+
+    def stage_name(self) -> str:
+        return "ended" if self._dnc else str(self.agent.stage)
+
+    # --- lines for silence and keypad opt-out -------------------------------------------------
+    @staticmethod
+    def session_lines(strategy: Strategy) -> list[str]:
+        company = company_name(strategy)
+        return [
+            "Are you still there?",
+            f"It seems I've lost you. Thanks for your time, and someone from {company} may "
+            "follow up. Goodbye!",
+            "Understood. I've removed your number from our call list, and you won't hear from "
+            "us again. Goodbye!",
+        ]
+
+    def _say(self, text: str) -> str:
+        self.agent.conversation.agent(text)
+        return text
+
+    def still_there_text(self) -> str:
+        return self._say(self.session_lines(self.strategy)[0])
+
+    def silence_goodbye_text(self) -> str:
+        return self._say(self.session_lines(self.strategy)[1])
+
+    def opt_out_text(self) -> str:
+        return self._say(self.session_lines(self.strategy)[2])
+
+    def followup_sms_text(self) -> str:
+        persona = self.strategy.persona
+        return (f"Hi, this is {persona.name} from {company_name(self.strategy)}. Sorry we got cut "
+                "off. Reply here or call back whenever suits you.")
+
+    def mark_do_not_call(self) -> None:
+        self._dnc = True
+
+    # --- after the call -----------------------------------------------------------------------
+    def outcome(self) -> tuple[str | None, dict[str, Any] | None]:
+        if self._dnc:
+            return Outcome.DO_NOT_CALL.value, {"source": "opt-out"}
+        outcome = self.agent.outcome
+        return (outcome.value if outcome else None), (self.agent.outcome_detail or None)
+
+    async def summarize_memory(self) -> dict[str, Any] | None:
+        return await self.agent.complete_call()

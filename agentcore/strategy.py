@@ -238,7 +238,8 @@ def _format_validation(exc: ValidationError) -> list[str]:
 def validate_strategy(data: Any) -> Strategy:
     """Validate an already-decoded JSON value."""
     if not isinstance(data, dict):
-        kind = {list: "an array", str: "a string"}.get(type(data), type(data).__name__)
+        names: dict[type, str] = {list: "an array", str: "a string"}
+        kind = names.get(type(data), type(data).__name__)
         raise StrategyError([f"body: expected a JSON object, got {kind}"])
     problems: list[str] = []
     _find_control_chars(data, "", problems)
@@ -257,11 +258,13 @@ def parse_strategy(raw: bytes) -> Strategy:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise StrategyError([f"body: not UTF-8 (byte {raw[exc.start]:#04x} at offset {exc.start})"]) from None
+        bad = f"byte {raw[exc.start]:#04x} at offset {exc.start}"
+        raise StrategyError([f"body: not UTF-8 ({bad})"]) from None
     try:
         data = json.loads(text.removeprefix("\ufeff"))
     except json.JSONDecodeError as exc:
-        raise StrategyError([f"body: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]) from None
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise StrategyError([f"body: not valid JSON: {exc.msg} at {where}"]) from None
     return validate_strategy(data)
 
 

@@ -50,6 +50,7 @@ class Services:
     brain: Any = None
     scheduler: Any = None
     port: int = 0
+    prewarming: set[str] = field(default_factory=set)  # strategies whose TTS cache is filling
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
@@ -101,10 +102,23 @@ class Services:
         return out
 
     async def on_strategy_ingested(self, strategy_id: str, strategy: Strategy) -> None:
-        """Pre-synthesise the new strategy's playbook lines in the background."""
-        if self.brain is not None and self.speech is not None:
-            lines = self.brain.all_lines(strategy)
-            self.spawn(self.speech.prewarm(lines, strategy), name=f"prewarm-{strategy_id}")
+        """Pre-synthesise the greeting now (every call starts with it), the rest in background."""
+        if self.brain is None or self.speech is None:
+            return
+        first = self.brain.first_lines(strategy)
+        try:
+            await asyncio.wait_for(self.speech.prewarm(first, strategy), timeout=15)
+        except TimeoutError:
+            log.warning("greeting pre-synthesis for %s is slow; continuing in background", strategy_id)
+        self.prewarming.add(strategy_id)
+
+        async def rest() -> None:
+            try:
+                await self.speech.prewarm(self.brain.all_lines(strategy), strategy)
+            finally:
+                self.prewarming.discard(strategy_id)
+
+        self.spawn(rest(), name=f"prewarm-{strategy_id}")
 
     async def train_now(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.brain.train_loop()

@@ -31,11 +31,14 @@ async def create_call(request: Request) -> Response:
         call = await svc.manager.create(
             phone=phone.strip(), name=body.get("name"), strategy_id=body.get("strategy_id"),
             simulate=bool(body.get("simulate")), scenario=scenario if isinstance(scenario, str) else None,
-            force=bool(body.get("force")), principal=request.state.principal)
+            force=bool(body.get("force")), principal=request.state.principal,
+            external_lead=bool(body.get("external_lead")))
     except CallRefused as exc:
         return error(exc.status, "call refused", problems=exc.problems)
-    return JSON({**CallRepository.to_api(call), "warnings": call.get("warnings", [])},
-                status_code=201)
+    out = {**CallRepository.to_api(call), "warnings": call.get("warnings", [])}
+    if "stream_token" in call:
+        out["stream_token"] = call["stream_token"]
+    return JSON(out, status_code=201)
 
 
 @requires("user")

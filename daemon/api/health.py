@@ -21,4 +21,5 @@ async def healthz(request: Request) -> Response:
         "data_dir": str(svc.settings.data_dir),
         "backends": svc.backends(),
         "live_calls": len(svc.live.calls()),
+        "prewarming": sorted(svc.prewarming),
     })

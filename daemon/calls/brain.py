@@ -113,6 +113,11 @@ class BrainService:
     def messenger(self) -> TwilioMessenger | None:
         return TwilioMessenger(self.svc.telephony) if self.svc.telephony is not None else None
 
+    def first_lines(self, strategy: Strategy) -> list[str]:
+        """What every call says first: the greeting, with and without the AI disclosure."""
+        agent = SalesAgent(strategy)
+        return list(dict.fromkeys([agent.greeting_text(True), agent.greeting_text(False)]))
+
     def all_lines(self, strategy: Strategy) -> list[str]:
         agent = SalesAgent(strategy)
         return [*agent.all_lines(), *CallBrain.session_lines(strategy)]

@@ -70,10 +70,12 @@ class CallManager:
     # --- placing calls ------------------------------------------------------------------------
     async def create(self, *, phone: str, name: str | None, strategy_id: str | None,
                      simulate: bool, scenario: str | None, force: bool,
-                     principal: dict[str, Any]) -> dict[str, Any]:
+                     principal: dict[str, Any], external_lead: bool = False) -> dict[str, Any]:
         s = self.svc.settings
         if force and principal.get("role") != "admin":
             raise CallRefused(["--force needs an admin token"], status=403)
+        if external_lead and (not simulate or principal.get("role") != "admin"):
+            raise CallRefused(["external_lead needs simulate and an admin token"], status=403)
         strategy_doc = (await self.svc.strategies.get(strategy_id) if strategy_id
                         else await self.svc.strategies.active())
         if strategy_doc is None:
@@ -112,6 +114,8 @@ class CallManager:
                                       call_id=call["_id"], source="dialing_policy", importance=3)
         if simulate:
             token = await self.issue_stream_token(call["_id"])
+            if external_lead:  # benchmarks run the lead in their own process
+                return {**call, "warnings": decision.warnings, "stream_token": token}
             self._start_lead(call, token)
         else:
             await self._dial(call)

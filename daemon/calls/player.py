@@ -10,8 +10,10 @@ the moment at which everything sent so far will have finished playing. Two thing
   (used while we check whether the lead's sound was only "mhm") stops the agent within the same
   ~100 ms without discarding anything;
 * marks are honest: after each sentence we send a mark, and the far end echoes it when that
-  sentence has actually played. `played_text()` of a turn is the sentences whose marks came back
-  — exactly what the lead heard, which is what the brain's history must hold.
+  sentence has actually played; inside long sentences a progress mark goes out every
+  `PROGRESS_FRAMES` frames. `played_text()` of a turn is the sentences whose marks came back,
+  plus, for a sentence cut off by barge-in, the share of its words matching the share of its
+  audio confirmed played — what the lead heard, which is what the brain's history must hold.
 
 Each sentence's audio is produced by its own task into a queue as soon as the sentence is known,
 so sentence N+1 is synthesised while sentence N plays, and the first frame goes out as soon as
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 FRAME_BYTES = 160
 FRAME_S = 0.020
+PROGRESS_FRAMES = 25  # a progress mark every 500 ms of audio inside a sentence
 SILENCE = b"\xff"
 
 Send = Callable[[str], Awaitable[None]]
@@ -46,8 +49,17 @@ class Sentence:
     queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
     producer: asyncio.Task[None] | None = None
     frames_sent: int = 0
+    confirmed_frames: int = 0  # frames the far end has played, from progress marks
+    audio_bytes: int = 0  # all audio produced for this sentence so far
     played: bool = False
     failed: bool = False
+
+    def heard_part(self) -> str:
+        """The words of a cut-off sentence the lead heard, by share of confirmed audio."""
+        total = max(self.audio_bytes // FRAME_BYTES, self.frames_sent, 1)
+        words = self.text.split()
+        count = int(len(words) * min(1.0, self.confirmed_frames / total))
+        return " ".join(words[:count]) + "—" if count else ""
 
 
 @dataclass
@@ -62,7 +74,16 @@ class PlayedTurn:
     interrupted: bool = False
 
     def played_text(self) -> str:
-        return " ".join(s.text for s in self.sentences if s.played)
+        parts = []
+        for sentence in self.sentences:
+            if sentence.played:
+                parts.append(sentence.text)
+                continue
+            partial = sentence.heard_part()
+            if partial:
+                parts.append(partial)
+            break
+        return " ".join(parts)
 
     def planned_text(self) -> str:
         return " ".join(s.text for s in self.sentences)
@@ -81,6 +102,7 @@ class AudioPlayer:
         self._lead_s = lead_ms / 1000
         self._queue: asyncio.Queue[Sentence | PlayedTurn] = asyncio.Queue()
         self._marks: dict[str, tuple[PlayedTurn, Sentence]] = {}
+        self._progress: dict[str, tuple[Sentence, int]] = {}
         self._turn: PlayedTurn | None = None
         self._play_clock = 0.0
         self._resume = asyncio.Event()
@@ -114,6 +136,7 @@ class AudioPlayer:
     async def _produce(self, sentence: Sentence) -> None:
         try:
             async for chunk in self._source(sentence.text):
+                sentence.audio_bytes += len(chunk)
                 sentence.queue.put_nowait(chunk)
         except asyncio.CancelledError:
             raise
@@ -170,9 +193,18 @@ class AudioPlayer:
         self._play_clock = max(self._play_clock, time.monotonic()) + FRAME_S
         sentence.frames_sent += 1
         self.frames_sent += 1
+        if sentence.mark and sentence.frames_sent % PROGRESS_FRAMES == 0:
+            name = f"{sentence.mark}~{sentence.frames_sent}"
+            self._progress[name] = (sentence, sentence.frames_sent)
+            await self._send(codec.mark_message(self._stream_sid, name))
 
     # --- feedback from the far end ------------------------------------------------------------
     def on_mark(self, name: str) -> None:
+        progress = self._progress.pop(name, None)
+        if progress is not None:
+            sentence, frames = progress
+            sentence.confirmed_frames = max(sentence.confirmed_frames, frames)
+            return
         entry = self._marks.pop(name, None)
         if entry is None:
             return
@@ -217,8 +249,8 @@ class AudioPlayer:
                     sentence.producer.cancel()
             turn.closed = True
         # marks still in flight are for audio that will never play now
-        for name in list(self._marks):
-            self._marks.pop(name)
+        self._marks.clear()
+        self._progress.clear()
         await self._send(codec.clear_message(self._stream_sid))
         self._play_clock = time.monotonic()
         self._resume.set()

@@ -25,7 +25,7 @@ import numpy as np
 
 from daemon.calls.player import AudioPlayer, PlayedTurn
 from daemon.media import mulaw
-from daemon.media.chunker import SentenceChunker
+from daemon.media.chunker import SentenceChunker, split_sentences
 from daemon.media.turns import (
     SpeechOngoing,
     SpeechStarted,
@@ -277,6 +277,8 @@ class CallSession:
         first_sentence_at: list[float] = []
 
         def add(sentence: str) -> None:
+            if not any(ch.isalnum() for ch in sentence):
+                return
             if not first_sentence_at:
                 first_sentence_at.append(time.monotonic())
             self.player.add_sentence(turn, sentence)
@@ -289,8 +291,8 @@ class CallSession:
             text, stream=True, on_token=on_token, confidence=confidence)
         for sentence in chunker.flush():
             add(sentence)
-        if not turn.sentences and reply.text.strip():
-            for sentence in _sentences(reply.text):
+        if not turn.sentences:
+            for sentence in split_sentences(reply.text):
                 add(sentence)
         self.player.close_turn(turn)
         self.ctx.live_update(speaking="agent", stage=str(reply.stage))
@@ -313,7 +315,7 @@ class CallSession:
                           stage: str | None = None) -> None:
         turn = self.player.start_turn(f"t{self._turn_index}")
         self._agent_turn = turn
-        for sentence in _sentences(text):
+        for sentence in split_sentences(text):
             self.player.add_sentence(turn, sentence)
         self.player.close_turn(turn)
         self.ctx.live_update(speaking="agent")
@@ -387,9 +389,3 @@ class CallSession:
         await self.ctx.hang_up(reason)
         self._closed.set()
 
-
-def _sentences(text: str) -> list[str]:
-    chunker = SentenceChunker()
-    out = chunker.push(text)
-    out.extend(chunker.flush())
-    return [s for s in out if s.strip()] or ([text] if text.strip() else [])

@@ -16,6 +16,7 @@ from typing import Any
 from agentcore.strategy import Strategy
 from agentcore.tone import VoiceSettings, voice_settings_for
 from daemon.config import Settings
+from daemon.media.chunker import split_sentences
 from daemon.speech.asr import ASRBackend
 from daemon.speech.piper_tts import PiperTTS
 from daemon.speech.translation import Translator
@@ -67,10 +68,13 @@ class SpeechStack:
         return speak
 
     async def prewarm(self, lines: list[str], strategy: Strategy) -> int:
+        """Synthesise every sentence of `lines` into the cache (sentences, as calls speak)."""
         persona = strategy.persona
-        count = await self.tts.prewarm(lines, self.voice_of(strategy), persona.voice_id,
+        sentences = list(dict.fromkeys(s for line in lines for s in split_sentences(line)))
+        spoken = [await self.translator.from_english(s, persona.locale) for s in sentences]
+        count = await self.tts.prewarm(spoken, self.voice_of(strategy), persona.voice_id,
                                        persona.locale)
-        log.info("pre-synthesised %d of %d playbook lines for %r", count, len(lines), strategy.title)
+        log.info("pre-synthesised %d of %d sentences for %r", count, len(spoken), strategy.title)
         return count
 
     def describe(self) -> dict[str, str]:

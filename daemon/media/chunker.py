@@ -111,3 +111,15 @@ class SentenceChunker:
             return True
         # a list marker alone ("1.") is not a sentence
         return core == word and _LIST_MARKER.fullmatch(word) is not None
+
+
+def split_sentences(text: str) -> list[str]:
+    """Cut a whole reply exactly as streaming it through `SentenceChunker` would.
+
+    The call session speaks sentence by sentence and the TTS cache is keyed per sentence, so
+    pre-synthesis must cut fixed lines with this same function or every lookup would miss.
+    Chunks with nothing speakable (a lone ".") are dropped.
+    """
+    chunker = SentenceChunker()
+    pieces = [*chunker.push(text), *chunker.flush()]
+    return [p for p in pieces if any(ch.isalnum() for ch in p)]

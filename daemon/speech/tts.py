@@ -185,7 +185,15 @@ class FallbackTTS(TTSBackend):
                 if yielded:
                     await self._report(f"{link.name} failed mid-utterance ({reason}); cut short")
                     return
-                await self._report(f"{link.name} failed ({reason}); using {self.links[index + 1].name}")
+                await self._report(f"{link.name} failed ({reason}); using {self._next(index).name}")
+
+    def _next(self, index: int) -> TTSBackend:
+        """The link that will get the text after link `index` fails."""
+        now = time.monotonic()
+        for later in range(index + 1, len(self.links) - 1):
+            if now >= self._down_until[later]:
+                return self.links[later]
+        return self.links[-1]
 
     async def _report(self, reason: str) -> None:
         log.warning("TTS fallback: %s", reason)

@@ -127,8 +127,9 @@ class CallRepository:
             "asr_seconds": call.get("asr_seconds", 0.0),
             "workbook": call.get("workbook"),
         }
-        if turns is not None:
+        if turns is not None:  # the detailed view
             out["turns"] = [turn_to_api(t) for t in turns]
+            out["simulation"] = call.get("simulation")
         return out
 
 

@@ -1,0 +1,1 @@
+"""Tests for daemon.speech: ASR, TTS, cache, fallback chain, translation, factory."""

@@ -42,9 +42,9 @@ def prism_binary() -> Path:
 
 
 def spec_path() -> Path:
-    """TWILIO_OPENAPI_SPEC, else `<repo>/../shared/specs/twilio_api_v2010.json`."""
+    """TWILIO_OPENAPI_SPEC, else the vendored copy of Twilio's spec in `tests/data/` (MIT)."""
     configured = os.environ.get("TWILIO_OPENAPI_SPEC")
-    return Path(configured) if configured else REPO.parent / "shared/specs/twilio_api_v2010.json"
+    return Path(configured) if configured else REPO / "tests" / "data" / "twilio_api_v2010.json"
 
 
 def _free_port() -> int:
@@ -134,8 +134,11 @@ class PrismServer:
             self.process.stdout.close()
 
 
-def start_prism(timeout: float = 60.0) -> PrismServer:
+def start_prism(timeout: float = 60.0, dynamic: bool = False) -> PrismServer:
     """Start Prism on a free loopback port and return once it is listening.
+
+    `dynamic` makes Prism generate schema-valid random responses (e.g. a fresh CallSid per
+    call) instead of always answering with the spec's one example.
 
     Raises PrismUnavailable (with an install hint) when Prism or the spec is missing, or when
     Prism exits or stays silent for `timeout` seconds.
@@ -149,7 +152,8 @@ def start_prism(timeout: float = 60.0) -> PrismServer:
         )
     port = _free_port()
     process = subprocess.Popen(
-        [str(binary), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec)],
+        [str(binary), "mock", "-h", "127.0.0.1", "-p", str(port), *(["-d"] if dynamic else []),
+         str(spec)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -169,9 +173,9 @@ def start_prism(timeout: float = 60.0) -> PrismServer:
 
 
 @contextmanager
-def running_prism(timeout: float = 60.0) -> Iterator[PrismServer]:
+def running_prism(timeout: float = 60.0, dynamic: bool = False) -> Iterator[PrismServer]:
     """`start_prism` as a context manager that always stops Prism."""
-    server = start_prism(timeout)
+    server = start_prism(timeout, dynamic)
     try:
         yield server
     finally:

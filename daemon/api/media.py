@@ -33,11 +33,18 @@ async def media_stream(ws: WebSocket) -> None:
     if start is None:
         return
     lock = asyncio.Lock()
+    gone = False
 
     async def send(text: str) -> None:
+        """Send a frame; once the far end has gone, frames are dropped (nobody is listening)."""
+        nonlocal gone
         async with lock:
-            if ws.application_state is WebSocketState.CONNECTED:
+            if gone or ws.application_state is not WebSocketState.CONNECTED:
+                return
+            try:
                 await ws.send_text(text)
+            except Exception:  # the socket closed under us: the receive loop will see it
+                gone = True
 
     manager = svc.manager
     attached = await manager.attach_stream(start, send)

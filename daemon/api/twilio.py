@@ -133,4 +133,7 @@ async def status(request: Request) -> Response:
     await svc.calls.update(call["_id"], {**fields, f"status_times.{update.call_status}":
                                          datetime.now(UTC)})
     svc.live.publish("call_status", call["_id"], status=update.call_status)
+    active = svc.manager.active.get(call["_id"]) if update.final else None
+    if active is not None:  # Twilio says the line is down: end the session, store its turns
+        await active.session.end(f"Twilio reported {update.call_status}")
     return Response(status_code=204)

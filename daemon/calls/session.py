@@ -112,13 +112,21 @@ class CallSession:
             task.cancel()
         if self._utterance.check is not None:
             self._utterance.check.cancel()
+        self._ending = True
+        turn = self._agent_turn
+        if turn is not None and not turn.finished.is_set():
+            # the line is gone: what was heard so far is the turn; let the turn task store it
+            turn.interrupted = True
+            turn.finished.set()
         respond = self._respond
         if respond is not None and not respond.done():
-            if self._agent_turn is not None and not self._agent_turn.finished.is_set():
-                self._agent_turn.interrupted = True
-            respond.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await respond
+            try:
+                await asyncio.wait_for(asyncio.shield(respond), timeout=5)
+            except TimeoutError:
+                log.warning("call %s: reply still pending at hang-up; dropping it", self.ctx.call_id)
+                respond.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await respond
         await self.player.close()
         with contextlib.suppress(asyncio.CancelledError):
             await self._watchdog
@@ -265,9 +273,9 @@ class CallSession:
     # --- agent turns --------------------------------------------------------------------------
     async def _answer(self, lead_turn: dict[str, Any], confidence: float,
                       latency: dict[str, Any], speech_end: float) -> None:
+        await self._persist(lead_turn)  # heard is stored, even if the call is ending
         if self._ending:
             return
-        await self._persist(lead_turn)
         self.ctx.live_update(speaking="none")
         text = await self.ctx.translate_in(lead_turn["text"])
         turn = self.player.start_turn(f"t{self._turn_index}")

@@ -1,0 +1,157 @@
+"""`WS /twilio/media` with a raw websockets client speaking Twilio's protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+import websockets
+from websockets.exceptions import ConnectionClosed
+
+from daemon.media import mulaw
+from daemon.media.resample import resample
+from daemon.telephony import codec
+from tests.daemon_proc import REPO, DaemonProcess
+
+pytestmark = [pytest.mark.e2e, pytest.mark.audio]
+
+SILENCE = b"\xff" * 160
+
+
+@pytest.fixture(scope="module")
+def ready(daemon: DaemonProcess) -> DaemonProcess:
+    with daemon.client() as c:
+        body = (REPO / "strategies" / "enterprise_saas.json").read_bytes()
+        assert c.post("/api/v1/strategies", content=body).status_code == 201
+    return daemon
+
+
+def _new_call(daemon: DaemonProcess, phone: str) -> tuple[str, str]:
+    with daemon.client() as c:
+        r = c.post("/api/v1/calls", json={"phone": phone, "simulate": True, "external_lead": True})
+        assert r.status_code == 201, r.text
+        return r.json()["id"], r.json()["stream_token"]
+
+
+def _ws_url(daemon: DaemonProcess) -> str:
+    return daemon.url.replace("http://", "ws://") + "/twilio/media"
+
+
+def _start(call_id: str, token: str) -> str:
+    return codec.twilio_start("MZ" + "a" * 32, "CA" + "b" * 32, "AC" + "c" * 32,
+                              {"call_id": call_id, "stream_token": token})
+
+
+def _media(seq: int, payload: bytes) -> str:
+    return codec.twilio_media("MZ" + "a" * 32, seq, seq, seq * 20, payload)
+
+
+async def _refused(daemon: DaemonProcess, call_id: str, token: str) -> int | None:
+    async with websockets.connect(_ws_url(daemon)) as ws:
+        await ws.send(codec.twilio_connected())
+        await ws.send(_start(call_id, token))
+        with pytest.raises(ConnectionClosed) as info:
+            await asyncio.wait_for(ws.recv(), 10)
+    return info.value.rcvd.code if info.value.rcvd else None
+
+
+def _call(daemon: DaemonProcess, call_id: str) -> dict[str, Any]:
+    with daemon.client() as c:
+        return dict(c.get(f"/api/v1/calls/{call_id}").json())
+
+
+def test_unknown_and_reused_tokens_are_refused(ready: DaemonProcess) -> None:
+    call_id, token = _new_call(ready, "+14155553001")
+    assert asyncio.run(_refused(ready, call_id, "not-the-token")) == 1008
+
+    async def use_once() -> None:
+        async with websockets.connect(_ws_url(ready)) as ws:
+            await ws.send(codec.twilio_connected())
+            await ws.send(_start(call_id, token))
+            first = json.loads(await asyncio.wait_for(ws.recv(), 15))
+            assert first["event"] in ("media", "mark")
+
+    asyncio.run(use_once())
+    assert asyncio.run(_refused(ready, call_id, token)) == 1008
+    assert "unknown or already used" in ready.log()
+
+
+def test_media_before_start_is_refused(ready: DaemonProcess) -> None:
+    async def run() -> int | None:
+        async with websockets.connect(_ws_url(ready)) as ws:
+            await ws.send(_media(1, SILENCE))
+            with pytest.raises(ConnectionClosed) as info:
+                await asyncio.wait_for(ws.recv(), 10)
+        return info.value.rcvd.code if info.value.rcvd else None
+
+    assert asyncio.run(run()) == 1008
+
+
+def _speech(text: str) -> list[bytes]:
+    """Piper says `text`; returned as 20 ms mu-law frames at 8 kHz."""
+    import numpy as np
+    from piper import PiperVoice
+
+    from daemon.speech.piper_tts import bundled_voice_path
+
+    voice = PiperVoice.load(bundled_voice_path())
+    pcm = np.concatenate([c.audio_int16_array for c in voice.synthesize(text)])
+    audio = mulaw.encode(resample(pcm, voice.config.sample_rate, 8000))
+    audio += b"\xff" * (-len(audio) % 160)
+    return [audio[i:i + 160] for i in range(0, len(audio), 160)]
+
+
+def test_hostile_frames_do_not_end_the_call_and_a_drop_finalises_it(ready: DaemonProcess) -> None:
+    call_id, token = _new_call(ready, "+14155553002")
+    question = _speech("How much does it cost?")
+
+    async def run() -> list[dict[str, Any]]:
+        received: list[dict[str, Any]] = []
+        async with websockets.connect(_ws_url(ready), max_size=None) as ws:
+
+            async def reader() -> None:
+                async for raw in ws:
+                    message = json.loads(raw)
+                    received.append(message)
+                    if message["event"] == "mark":  # play instantly: echo every mark
+                        await ws.send(codec.twilio_mark("MZ" + "a" * 32, 0, message["mark"]["name"]))
+
+            task = asyncio.create_task(reader())
+            await ws.send(codec.twilio_connected())
+            await ws.send(_start(call_id, token))
+            for bad in ("not json", '{"event": "bogus"}', '{"event": "media"}',
+                        json.dumps({"event": "media", "streamSid": "MZ" + "a" * 32,
+                                    "media": {"payload": "%%%", "chunk": "1", "timestamp": "1",
+                                              "track": "inbound"}}),
+                        "x" * 70_000, "[1,2]"):
+                await ws.send(bad)
+            seq = 2
+            frames = [SILENCE] * 150 + question + [SILENCE] * 200  # greeting, question, wait
+            start = time.monotonic()
+            for i, frame in enumerate(frames):  # real-time pacing, as a phone line does
+                await ws.send(_media(seq, frame))
+                seq += 1
+                delay = start + (i + 1) * 0.02 - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            task.cancel()
+        # the socket is gone without a `stop`: the daemon must finalise the call itself
+        return received
+
+    received = asyncio.run(run())
+    assert any(m["event"] == "media" for m in received), "the greeting arrived"
+    deadline = time.monotonic() + 20
+    call = _call(ready, call_id)
+    while call["status"] != "completed" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        call = _call(ready, call_id)
+    assert call["status"] == "completed" and call["duration_seconds"] > 0
+    roles = [(t["role"], t["text"]) for t in call["turns"]]
+    lead = [text for role, text in roles if role == "lead"]
+    assert lead and "cost" in lead[0].lower(), roles
+    answers = [text for role, text in roles[roles.index(("lead", lead[0])):] if role == "agent"]
+    assert answers and "$499" in answers[0], roles
+    assert "bad frame skipped" in ready.log()

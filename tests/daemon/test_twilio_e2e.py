@@ -1,0 +1,204 @@
+"""Twilio end to end: REST through Prism (Twilio's own OpenAPI spec), signed webhooks, streams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+from twilio.request_validator import RequestValidator
+
+from daemon.telephony import codec
+from tests.daemon_proc import REPO, DaemonProcess
+from tests.prism import PrismServer, running_prism
+
+pytestmark = [pytest.mark.e2e, pytest.mark.prism]
+
+ACCOUNT = "AC" + "0123456789abcdef" * 2
+AUTH_TOKEN = "test-auth-token-0123456789"
+PUBLIC = "https://scrappy.example.com"
+LEAD = "+14155552671"
+
+
+@pytest.fixture(scope="module")
+def prism() -> Iterator[PrismServer]:
+    with running_prism(dynamic=True) as server:  # a fresh CallSid for every call
+        yield server
+
+
+@pytest.fixture(scope="module")
+def twilio_daemon(tmp_path_factory: pytest.TempPathFactory, prism: PrismServer) -> Iterator[DaemonProcess]:
+    proc = DaemonProcess(tmp_path_factory.mktemp("twilio") / "data", env={
+        "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "TWILIO_PHONE_NUMBER": "+14155550100", "TWILIO_PUBLIC_BASE_URL": PUBLIC,
+        "TWILIO_API_BASE_URL": prism.base_url})
+    proc.start()
+    with proc.client() as c:
+        body = (REPO / "strategies" / "enterprise_saas.json").read_bytes()
+        assert c.post("/api/v1/strategies", content=body).status_code == 201
+    yield proc
+    assert proc.stop() == 0, proc.log()
+
+
+def _signed_post(daemon: DaemonProcess, path: str, form: dict[str, str],
+                 signature: str | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
+    url = PUBLIC + path
+    sig = signature if signature is not None else RequestValidator(AUTH_TOKEN).compute_signature(url, form)
+    return httpx.post(daemon.url + path, data=form,
+                      headers={"X-Twilio-Signature": sig, **(headers or {})}, timeout=30)
+
+
+def _stream_of(twiml: str) -> tuple[str, dict[str, str]]:
+    stream = ET.fromstring(twiml).find("./Connect/Stream")
+    assert stream is not None, twiml
+    params = {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
+    return stream.attrib["url"], params
+
+
+def _call(daemon: DaemonProcess, call_id: str) -> dict[str, Any]:
+    with daemon.client() as c:
+        return dict(c.get(f"/api/v1/calls/{call_id}").json())
+
+
+@pytest.fixture(scope="module")
+def outbound(twilio_daemon: DaemonProcess, prism: PrismServer) -> dict[str, Any]:
+    mark = prism.mark()
+    with twilio_daemon.client() as c:
+        r = c.post("/api/v1/calls", json={"phone": LEAD, "name": "Ada", "force": True})
+    assert r.status_code == 201, r.text
+    assert prism.validator_errors(mark) == []
+    call = r.json()
+    call["_prism_lines"] = prism.lines_since(mark)
+    return call
+
+
+def test_outbound_call_goes_through_twilio_rest(outbound: dict[str, Any]) -> None:
+    assert outbound["call_sid"] and outbound["call_sid"].startswith("CA")
+    assert outbound["direction"] == "outbound" and outbound["status"] == "queued"
+    assert any("Calls.json" in line for line in outbound["_prism_lines"])
+
+
+def test_real_calls_need_a_webhook_and_obey_the_policy(twilio_daemon: DaemonProcess) -> None:
+    with twilio_daemon.client() as c:
+        premium = c.post("/api/v1/calls", json={"phone": "+19005551234", "force": True})
+        assert premium.status_code == 422
+        assert any("premium" in p for p in premium.json()["problems"])
+        assert c.post("/api/v1/calls", json={"phone": "12345"}).status_code == 422
+
+
+def test_voice_webhook_is_signature_checked(twilio_daemon: DaemonProcess, outbound: dict[str, Any]) -> None:
+    form = {"CallSid": outbound["call_sid"], "AccountSid": ACCOUNT, "From": "+14155550100",
+            "To": LEAD, "CallStatus": "in-progress"}
+    assert _signed_post(twilio_daemon, "/twilio/voice", form, signature="bm9wZQ==").status_code == 403
+    assert httpx.post(twilio_daemon.url + "/twilio/voice", data=form).status_code == 403
+    tampered = _signed_post(twilio_daemon, "/twilio/voice", form)  # signed, then changed below
+    assert tampered.status_code == 200
+    sig = RequestValidator(AUTH_TOKEN).compute_signature(PUBLIC + "/twilio/voice", form)
+    forged = httpx.post(twilio_daemon.url + "/twilio/voice", data={**form, "To": "+19005550000"},
+                        headers={"X-Twilio-Signature": sig})
+    assert forged.status_code == 403
+
+
+def test_answered_call_streams_with_a_one_time_token(
+    twilio_daemon: DaemonProcess, outbound: dict[str, Any], prism: PrismServer
+) -> None:
+    form = {"CallSid": outbound["call_sid"], "AccountSid": ACCOUNT, "From": "+14155550100",
+            "To": LEAD, "CallStatus": "in-progress", "AnsweredBy": "human"}
+    r = _signed_post(twilio_daemon, "/twilio/voice", form)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/xml")
+    url, params = _stream_of(r.text)
+    assert url == "wss://scrappy.example.com/twilio/media"
+    assert params["call_id"] == outbound["id"] and params["stream_token"]
+    mark = prism.mark()
+
+    async def press_nine() -> list[str]:
+        events: list[str] = []
+        ws_url = twilio_daemon.url.replace("http://", "ws://") + "/twilio/media"
+        sid = "MZ" + "1" * 32
+        async with websockets.connect(ws_url) as ws:
+            await ws.send(codec.twilio_connected())
+            await ws.send(codec.twilio_start(sid, outbound["call_sid"], ACCOUNT, params))
+            await ws.send(codec.twilio_dtmf(sid, 2, "9"))
+            async for raw in ws:  # echo marks at once, like a phone that plays instantly
+                message = json.loads(raw)
+                events.append(message["event"])
+                if message["event"] == "mark":
+                    await ws.send(codec.twilio_mark(sid, 3, message["mark"]["name"]))
+        return events
+
+    events = asyncio.run(asyncio.wait_for(press_nine(), 60))
+    assert "media" in events
+    call = _call(twilio_daemon, outbound["id"])
+    assert call["outcome"] == "do_not_call"
+    # the agent hung up through Twilio's REST API (Calls/{sid}.json with Status=completed)
+    prism.wait_for(lambda line: f"Calls/{outbound['call_sid']}.json" in line, mark, timeout=20)
+    assert prism.validator_errors(mark) == []
+    with twilio_daemon.client() as c:
+        assert LEAD in {n["phone"] for n in c.get("/api/v1/dnc").json()["numbers"]}
+        c.delete(f"/api/v1/dnc/{LEAD}")
+
+
+def test_status_callbacks_are_idempotent_and_final(
+    twilio_daemon: DaemonProcess, outbound: dict[str, Any]
+) -> None:
+    base = {"CallSid": outbound["call_sid"], "AccountSid": ACCOUNT}
+    ringing = _signed_post(twilio_daemon, "/twilio/status", {**base, "CallStatus": "ringing"},
+                           headers={"I-Twilio-Idempotency-Token": "tok-1"})
+    again = _signed_post(twilio_daemon, "/twilio/status", {**base, "CallStatus": "ringing"},
+                         headers={"I-Twilio-Idempotency-Token": "tok-1"})
+    assert ringing.status_code == again.status_code == 204
+    bad = _signed_post(twilio_daemon, "/twilio/status", {**base, "CallStatus": "completed"},
+                       signature="c2lnbmF0dXJl")
+    assert bad.status_code == 403
+    done = _signed_post(twilio_daemon, "/twilio/status",
+                        {**base, "CallStatus": "completed", "CallDuration": "42"})
+    assert done.status_code == 204
+    call = _call(twilio_daemon, outbound["id"])
+    assert call["status"] == "completed" and call["ended_at"]
+
+
+def test_busy_is_recorded_as_the_outcome(twilio_daemon: DaemonProcess, prism: PrismServer) -> None:
+    with twilio_daemon.client() as c:
+        call = c.post("/api/v1/calls", json={"phone": "+12125551234", "force": True}).json()
+    sid = call["call_sid"]
+    r = _signed_post(twilio_daemon, "/twilio/status", {"CallSid": sid, "AccountSid": ACCOUNT,
+                                                       "CallStatus": "busy"})
+    assert r.status_code == 204
+    stored = _call(twilio_daemon, call["id"])
+    assert stored["status"] == "busy" and stored["outcome"] == "busy"
+
+
+def test_inbound_call_gets_the_active_strategy(twilio_daemon: DaemonProcess) -> None:
+    form = {"CallSid": "CA" + "c" * 32, "AccountSid": ACCOUNT, "From": "+14155559876",
+            "To": "+14155550100", "CallStatus": "ringing", "Direction": "inbound"}
+    r = _signed_post(twilio_daemon, "/twilio/voice", form)
+    assert r.status_code == 200
+    _, params = _stream_of(r.text)
+    call = _call(twilio_daemon, params["call_id"])
+    assert call["direction"] == "inbound" and call["lead_phone"] == "+14155559876"
+    assert call["strategy_id"].startswith("enterprise-saas-sales")
+
+
+def test_answering_machine_gets_the_voicemail_line(twilio_daemon: DaemonProcess) -> None:
+    form = {"CallSid": "CA" + "d" * 32, "AccountSid": ACCOUNT, "From": "+14155559999",
+            "To": "+14155550100", "CallStatus": "in-progress", "AnsweredBy": "machine_end_beep"}
+    r = _signed_post(twilio_daemon, "/twilio/voice", form)
+    root = ET.fromstring(r.text)
+    say = root.find("Say")
+    assert say is not None and "Scriza" in (say.text or "")
+    assert root.find("Hangup") is not None
+    strategy = json.loads((REPO / "strategies" / "enterprise_saas.json").read_text("utf-8"))
+    assert (say.text or "").strip() == strategy["scripts"]["voicemail"].strip()
+    with twilio_daemon.client() as c:
+        calls = c.get("/api/v1/calls").json()["calls"]
+    assert any(x["outcome"] == "voicemail" for x in calls)
+
+
+def test_status_page_names_twilio(twilio_daemon: DaemonProcess) -> None:
+    assert httpx.get(twilio_daemon.url + "/healthz").json()["backends"]["telephony"] == "twilio"
+

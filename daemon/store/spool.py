@@ -41,7 +41,8 @@ class TurnWriter:
         spool_dir.mkdir(parents=True, exist_ok=True)
         self._timeout = timeout
         self._replay_every = replay_every
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # one replay at a time
+        self._file_lock = asyncio.Lock()  # appends and rewrites of the spool file
         self._task: asyncio.Task[None] | None = None
         self.spooled = 0
 
@@ -51,8 +52,10 @@ class TurnWriter:
             await asyncio.wait_for(self._calls.upsert_turn(call_id, turn), self._timeout)
             return True
         except Exception as exc:  # any store failure: keep the turn on disk, never lose it
-            log.warning("store unavailable (%s); spooling turn %s/%s", exc, call_id, turn["index"])
-            await asyncio.to_thread(self._append, {"call_id": call_id, "turn": turn})
+            log.warning("store unavailable (%s); spooling turn %s/%s",
+                        str(exc).split(",")[0][:120], call_id, turn["index"])
+            async with self._file_lock:
+                await asyncio.to_thread(self._append, {"call_id": call_id, "turn": turn})
             self.spooled += 1
             self._ensure_replayer()
             return False
@@ -71,9 +74,11 @@ class TurnWriter:
     async def replay(self) -> int:
         """Push spooled turns to the store. Returns how many are still pending."""
         async with self._lock:
-            if not self._path.exists():
-                return 0
-            lines = [ln for ln in self._path.read_text("utf-8").splitlines() if ln.strip()]
+            async with self._file_lock:
+                if not self._path.exists():
+                    return 0
+                content = self._path.read_text("utf-8")
+            lines = [ln for ln in content.splitlines() if ln.strip()]
             remaining: list[str] = []
             for i, line in enumerate(lines):
                 record = json.loads(line, object_hook=_decode)
@@ -83,12 +88,16 @@ class TurnWriter:
                 except Exception:
                     remaining = lines[i:]
                     break
-            tmp = self._path.with_suffix(".tmp")
-            tmp.write_text("".join(line + "\n" for line in remaining), "utf-8")
-            tmp.replace(self._path)
-            if not remaining:
-                self._path.unlink(missing_ok=True)
-            return len(remaining)
+            async with self._file_lock:  # keep turns spooled while we were replaying
+                appended = self._path.read_text("utf-8")[len(content):]
+                keep = "".join(line + "\n" for line in remaining) + appended
+                if keep.strip():
+                    tmp = self._path.with_suffix(".tmp")
+                    tmp.write_text(keep, "utf-8")
+                    tmp.replace(self._path)
+                else:
+                    self._path.unlink(missing_ok=True)
+            return len([ln for ln in keep.splitlines() if ln.strip()])
 
     def _ensure_replayer(self) -> None:
         if self._task is None or self._task.done():

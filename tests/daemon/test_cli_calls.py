@@ -1,0 +1,113 @@
+"""The call-related CLI commands against a real daemon, and the contract's JSON shapes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli import run_cli
+from tests.daemon_proc import REPO, DaemonProcess
+
+pytestmark = [pytest.mark.e2e, pytest.mark.audio]
+
+CALL_KEYS = {"id", "direction", "status", "lead_phone", "lead_name", "strategy_id", "call_sid",
+             "started_at", "ended_at", "duration_seconds", "tokens_used", "outcome", "turns"}
+TURN_KEYS = {"index", "role", "text", "started_at", "interrupted", "confidence", "latency_ms"}
+LATENCY_KEYS = {"endpoint", "asr", "llm_first_token", "tts_first_audio", "total"}
+
+
+@pytest.fixture(scope="module")
+def followed(daemon: DaemonProcess) -> tuple[str, dict[str, Any]]:
+    ingest = run_cli(daemon, "ingest", str(REPO / "strategies" / "enterprise_saas.json"))
+    assert ingest.exit_code == 0, ingest.output
+    result = run_cli(daemon, "call", "+14155554001", "--name", "Priya", "--scenario",
+                     "busy_callback", "--follow")
+    assert result.exit_code == 0, result.output
+    call_id = result.stdout.splitlines()[0].strip()
+    shown = run_cli(daemon, "show", call_id, "--json")
+    return result.stdout, json.loads(shown.stdout)
+
+
+def test_follow_streams_turns_until_the_call_ends(followed: tuple[str, dict[str, Any]]) -> None:
+    out, call = followed
+    assert "agent |" in out and "lead |" in out
+    assert "call ended: outcome callback_scheduled" in out
+    assert call["outcome"] == "callback_scheduled"
+
+
+def test_show_json_has_the_contract_shape(followed: tuple[str, dict[str, Any]]) -> None:
+    _, call = followed
+    assert set(call) >= CALL_KEYS
+    assert call["direction"] == "outbound" and call["lead_name"] == "Priya"
+    for turn in call["turns"]:
+        assert set(turn) >= TURN_KEYS
+        assert turn["role"] in ("agent", "lead")
+        if turn["latency_ms"] is not None:
+            assert set(turn["latency_ms"]) == LATENCY_KEYS
+    lead = [t for t in call["turns"] if t["role"] == "lead"]
+    assert lead and 0 < lead[0]["confidence"] <= 1
+    answered = [t for t in call["turns"] if t["role"] == "agent" and t["latency_ms"]]
+    assert answered and answered[0]["latency_ms"]["total"] > 0
+
+
+def test_calls_tail_and_show_render(daemon: DaemonProcess, followed: tuple[str, dict[str, Any]]) -> None:
+    _, call = followed
+    listed = json.loads(run_cli(daemon, "calls", "--json").stdout)
+    assert call["id"] in [c["id"] for c in listed]
+    table = run_cli(daemon, "calls")
+    assert call["id"] in table.stdout
+    tail = run_cli(daemon, "tail", call["id"])  # a finished call replays its transcript, then ends
+    assert tail.exit_code == 0 and call["turns"][1]["text"][:20] in tail.stdout
+    assert "call ended" in tail.stdout
+    shown = run_cli(daemon, "show", call["id"])
+    assert "transcript" in shown.stdout and call["id"] in shown.stdout
+
+
+def test_export_writes_a_workbook(daemon: DaemonProcess, followed: tuple[str, dict[str, Any]],
+                                  tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    out = tmp_path / "calls.xlsx"
+    result = run_cli(daemon, "export", "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    wb = load_workbook(out)
+    assert {"Calls", "Turns", "Summary"} <= set(wb.sheetnames)
+    ids = [row[0].value for row in wb["Calls"].iter_rows(min_row=2)]
+    assert followed[1]["id"] in ids
+    assert wb["Summary"]._charts, "the summary sheet carries a native chart"
+    bad = run_cli(daemon, "export", "--since", "yesterday")
+    assert bad.exit_code == 2
+
+
+def test_feedback_usage_and_train(daemon: DaemonProcess, followed: tuple[str, dict[str, Any]]) -> None:
+    _, call = followed
+    assert run_cli(daemon, "feedback", call["id"], "Lead wanted SMS", "--importance", "3").exit_code == 0
+    with daemon.client() as c:
+        events = c.get("/api/v1/memory", params={"types": "feedback"}).json()["events"]
+    assert any(e["payload"]["feedback"] == "Lead wanted SMS" and e["call_id"] == call["id"] for e in events)
+    assert run_cli(daemon, "feedback", "call_nope", "x").exit_code == 1
+    usage = json.loads(run_cli(daemon, "usage", "--json").stdout)
+    assert usage["today"]["calls"] >= 1 and usage["today"]["minutes"] > 0
+    trained = json.loads(run_cli(daemon, "train", "--now", "--json").stdout)
+    assert trained["status"] == "no_change"  # no LLM configured: a report with suggestions
+
+
+def test_dnc_commands_and_refusal(daemon: DaemonProcess, tmp_path: Path) -> None:
+    assert run_cli(daemon, "dnc", "add", "+14155554002").exit_code == 0
+    listed = json.loads(run_cli(daemon, "dnc", "list", "--json").stdout)
+    assert "+14155554002" in [n["phone"] for n in listed]
+    with daemon.client() as c:  # a real call to a listed number is refused, and says why
+        refused = c.post("/api/v1/calls", json={"phone": "+14155554002"})
+    assert refused.status_code == 422
+    assert any("do-not-call" in p for p in refused.json()["problems"])
+    source = tmp_path / "dnc.csv"
+    source.write_text("phone,name\n+14155554003,Al\n(415) 555-4004,Bo\nnot a number,Cy\n", "utf-8")
+    imported = run_cli(daemon, "dnc", "import", str(source), "--region", "US")
+    assert imported.exit_code == 2 and "imported 2 new numbers" in imported.stdout
+    assert "not a number" in imported.stderr or "phones.2" in imported.stderr
+    assert run_cli(daemon, "dnc", "remove", "+14155554002").exit_code == 0
+    listed = json.loads(run_cli(daemon, "dnc", "list", "--json").stdout)
+    assert "+14155554002" not in [n["phone"] for n in listed]

@@ -32,7 +32,8 @@ async def feedback(request: Request) -> Response:
     importance = body.get("importance", 1)
     if not isinstance(importance, int) or not 1 <= importance <= 5:
         raise BadRequest("invalid feedback", ["importance: must be an integer 1-5"], 422)
-    doc = await svc.memory.add("feedback", {"feedback": text.strip()}, call_id=call_id,
+    # the same payload shape as SalesAgent.log_feedback, which the train loop reads
+    doc = await svc.memory.add("feedback", {"text": text.strip()}, call_id=call_id,
                                source=str(body.get("source") or request.state.principal["name"]),
                                importance=importance)
     svc.live.publish("memory", call_id, event={k: v for k, v in doc.items() if k != "_id"})

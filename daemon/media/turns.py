@@ -71,6 +71,10 @@ class TurnConfig:
     hangover_ms: int = 60  # unvoiced gap still counted as part of the word
     ongoing_step_ms: int = 100  # SpeechOngoing granularity
     max_utterance_ms: int = 20_000  # Whisper's window is 30 s; cut monologues before that
+    short_words: int = 3  # a finished sentence this short ("Hi.", "Sure.") may be an opener...
+    short_hold_ms: int = 560  # ...so it ends the turn only after this much silence
+    statement_hold_ms: int = 520  # a finished statement: longer than a comma pause (~250-480 ms)
+    pause_margin_ms: int = 80  # ...and longer than this caller's own recent mid-turn pauses
 
     def __post_init__(self) -> None:
         if self.frame_ms <= 0 or self.sample_rate <= 0:
@@ -204,6 +208,7 @@ class TurnDetector:
     _onset: list[Pcm]
     _spec_seq: int | None  # the speculative request of the open utterance
     _spec_text: str | None
+    _spec_hold: int | None  # silence a finished speculative transcript still needs
     _spec_audio: Pcm | None
 
     def __init__(self, config: TurnConfig | None = None) -> None:
@@ -212,6 +217,10 @@ class TurnDetector:
         self._min_utterance = cfg.frames(cfg.min_utterance_ms)
         self._hangover = cfg.frames(cfg.hangover_ms)
         self._spec_pause = cfg.frames(cfg.speculative_pause_ms)
+        self._short_hold = cfg.frames(cfg.short_hold_ms)
+        self._statement_hold = cfg.frames(cfg.statement_hold_ms)
+        self._pause_margin = cfg.frames(cfg.pause_margin_ms)
+        self._pauses: deque[int] = deque(maxlen=8)  # silences after which the lead went on
         self._max_silence = cfg.frames(cfg.max_silence_ms)
         self._max_utterance = cfg.frames(cfg.max_utterance_ms)
         self._ongoing_step = cfg.frames(cfg.ongoing_step_ms)
@@ -263,12 +272,22 @@ class TurnDetector:
         return events
 
     def on_transcript(self, seq: int, text: str) -> list[TurnEvent]:
-        """Deliver the ASR result for a `TranscribeRequest`; stale seqs are ignored."""
+        """Deliver the ASR result for a `TranscribeRequest`; stale seqs are ignored.
+
+        Words alone cannot tell "Sorry to cut you off, what does it cost?" from two turns: the
+        transcript of the first half reads "Sorry to cut you off." So a finished question (of
+        more than `short_words` words) ends the turn at once; a finished statement needs
+        `statement_hold_ms` of silence, longer than a comma pause, and longer than the pauses
+        this caller has made mid-turn so far (slow talkers pause longer); and a very short
+        sentence ("Hi.", "Sure.", "Hello?"), often an opener, needs `short_hold_ms`.
+        """
         if seq == self._spec_seq and self._spec_text is None:
             self._spec_text = text
             if text.strip() and is_complete_utterance(text):
-                self._decide(early=True)
-                return self._release()
+                self._spec_hold = self._hold_for(text)
+                if self._silence >= self._spec_hold:
+                    self._decide(early=True)
+                    return self._release()
             return []
         for waiting in self._decided:
             if waiting.seq == seq and waiting.text is None:
@@ -303,6 +322,7 @@ class TurnDetector:
         self._voiced_run = 0  # voiced frames in a row while paused
         self._ongoing_next = self._ongoing_step
         self._spec_seq = self._spec_text = self._spec_audio = None
+        self._spec_hold = None
 
     def _feed_onset(self, pcm: Pcm, is_speech: bool, events: list[TurnEvent]) -> None:
         self._onset.append(pcm)
@@ -344,9 +364,11 @@ class TurnDetector:
             return
         self._voiced_run += 1  # maybe the lead goes on: hold the silence count meanwhile
         if self._voiced_run >= self._min_speech:  # the lead goes on: same utterance
+            self._pauses.append(self._silence)
             if self._spec_seq is not None:
                 events.append(SpeculationDiscarded(self._spec_seq))
                 self._spec_seq = self._spec_text = self._spec_audio = None
+                self._spec_hold = None
             self._speech += self._voiced_run
             self._silence, self._phase = 0, _Phase.SPEAKING
             self._check_ongoing(events)
@@ -355,6 +377,10 @@ class TurnDetector:
         long_enough = self._speech >= self._min_utterance
         if self._spec_seq is None and self._silence >= self._spec_pause and long_enough:
             events.append(self._request())
+        if self._spec_hold is not None and self._silence >= self._spec_hold:
+            self._decide(early=True)
+            events.extend(self._release())
+            return
         if self._silence < self._max_silence:
             return
         if not long_enough:
@@ -378,9 +404,20 @@ class TurnDetector:
 
     # --- turns --------------------------------------------------------------------------------
 
+    def _hold_for(self, text: str) -> int:
+        """Frames of silence a finished sentence needs before it ends the turn."""
+        words = len(text.split())
+        if words <= self.config.short_words:
+            return self._short_hold
+        if text.rstrip().endswith("?"):
+            return 0
+        learned = max(self._pauses, default=0) + self._pause_margin
+        return min(max(self._statement_hold, learned), self._max_silence)
+
     def _request(self) -> TranscribeRequest:
         self._spec_seq, self._next_seq = self._next_seq, self._next_seq + 1
         self._spec_text = None
+        self._spec_hold = None
         self._spec_audio = _readonly(self._frames)
         return TranscribeRequest(self._spec_seq, self._spec_audio, self._silence_ms())
 

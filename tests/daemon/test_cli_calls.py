@@ -87,7 +87,7 @@ def test_feedback_usage_and_train(daemon: DaemonProcess, followed: tuple[str, di
     assert run_cli(daemon, "feedback", call["id"], "Lead wanted SMS", "--importance", "3").exit_code == 0
     with daemon.client() as c:
         events = c.get("/api/v1/memory", params={"types": "feedback"}).json()["events"]
-    assert any(e["payload"]["feedback"] == "Lead wanted SMS" and e["call_id"] == call["id"] for e in events)
+    assert any(e["payload"]["text"] == "Lead wanted SMS" and e["call_id"] == call["id"] for e in events)
     assert run_cli(daemon, "feedback", "call_nope", "x").exit_code == 1
     usage = json.loads(run_cli(daemon, "usage", "--json").stdout)
     assert usage["today"]["calls"] >= 1 and usage["today"]["minutes"] > 0

@@ -47,7 +47,9 @@ class ThreadedFake:
 
 
 @pytest.fixture(scope="module")
-def llm_call(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, Any], FakeOpenAI, list[Any]]]:
+def llm_call(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[dict[str, Any], FakeOpenAI, list[Any]]]:
     with ThreadedFake() as fake:
         tokens = [w + " " for w in LLM_TEXT.split(" ")]
         fake.enqueue(StreamReply(tokens=tokens, usage=Usage(prompt_tokens=120, completion_tokens=20)))

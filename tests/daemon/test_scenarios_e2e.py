@@ -115,7 +115,7 @@ def test_unknown_question_is_not_answered_with_invented_facts(
     finished_calls: dict[str, dict[str, Any]]
 ) -> None:
     turns = finished_calls["unknown_question"]["turns"]
-    sap = next(i for i, t in enumerate(turns) if t["role"] == "lead" and "sap" in t["text"].lower())
+    sap = next(i for i, t in enumerate(turns) if t["role"] == "lead" and "integrate" in t["text"].lower())
     answer = turns[sap + 1]["text"].lower()
     assert "sap" not in answer or "not sure" in answer or "don't" in answer or "follow" in answer
 

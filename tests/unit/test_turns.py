@@ -47,7 +47,7 @@ Asr = Callable[[int, int], str]  # (first frame, last frame) of the audio -> tra
 class Driver:
     """Feeds a pattern frame by frame and answers TranscribeRequests `delay` frames later."""
 
-    asr: Asr = lambda first, last: "That works for me."
+    asr: Asr = lambda first, last: "Does that work for you?"  # a question ends at once
     delay: int = 2
     config: TurnConfig = CFG
     detector: TurnDetector = field(init=False)
@@ -100,7 +100,7 @@ def test_a_complete_sentence_ends_the_turn_early(lead_in_ms: int, speech_ms: int
     (request,) = d.of(TranscribeRequest)
     assert request.seq == 1 and request.silence_ms == CFG.speculative_pause_ms
     (turn,) = d.turns()
-    assert (turn.seq, turn.text, turn.early) == (1, "That works for me.", True)
+    assert (turn.seq, turn.text, turn.early) == (1, "Does that work for you?", True)
     assert turn.endpoint_ms == CFG.speculative_pause_ms + 20 * delay
     assert turn.speech_ms == speech_ms
     # the audio starts up to 200 ms before the speech and runs to the speculative request
@@ -259,7 +259,7 @@ def test_reset_discards_pending_work_and_ignores_late_transcripts() -> None:
 
 def test_turns_are_released_in_the_order_they_were_spoken() -> None:
     def asr(first: int, last: int) -> str:
-        return "First one." if first < 10 else "Second one."
+        return "Is the first one here?" if first < 10 else "Is the second one here?"
 
     d = Driver(asr=asr, delay=10_000)  # hold the first transcript back
     d.run(speech(400) + quiet(800))  # first turn decided at max silence, transcript pending
@@ -272,8 +272,8 @@ def test_turns_are_released_in_the_order_they_were_spoken() -> None:
     assert [type(e) for e in released] == [TurnEnded, TurnEnded]
     ends = [e for e in released if isinstance(e, TurnEnded)]
     assert [(e.seq, e.text, e.early) for e in ends] == [
-        (1, "First one.", False),
-        (2, "Second one.", True),
+        (1, "Is the first one here?", False),
+        (2, "Is the second one here?", True),
     ]
     # decided after 700 ms of silence, then waited 100 + 400 + 300 ms for its transcript
     assert ends[0].endpoint_ms == 1500
@@ -351,3 +351,57 @@ def test_every_request_is_settled_exactly_once(runs: list[tuple[bool, int]], del
     assert [t.seq for t in d.turns()] == sorted(t.seq for t in d.turns())
     assert len(d.of(SpeechStarted)) == len(d.turns()) + len(d.of(UtteranceDropped))
     assert not d.detector.utterance_open
+
+
+def test_a_short_opener_waits_for_more_before_ending_the_turn() -> None:
+    # "Hi," then a 400 ms pause then the rest: Whisper reads the fragment as "Hi." (complete)
+    def asr(first: int, last: int) -> str:
+        return "Hi." if last - first < 30 else "Hi, this is Priya. What is this about?"
+
+    d = Driver(asr=asr).run(speech(400) + quiet(400) + speech(1200) + quiet(800))
+    assert [t.text for t in d.turns()] == ["Hi, this is Priya. What is this about?"]
+
+
+def test_a_short_answer_ends_after_the_short_hold() -> None:
+    d = Driver(asr=lambda a, b: "Yes.").run(speech(400) + quiet(800))
+    (turn,) = d.turns()
+    assert turn.early and turn.endpoint_ms == TurnConfig().short_hold_ms
+
+
+def test_a_question_ends_at_once() -> None:
+    d = Driver(asr=lambda a, b: "Who is calling please?").run(speech(600) + quiet(800))
+    (turn,) = d.turns()
+    assert turn.early and turn.endpoint_ms < TurnConfig().statement_hold_ms
+
+
+def test_a_comma_pause_does_not_split_a_statement() -> None:
+    # "Sorry to cut you off," (400 ms pause) "what does it cost?" - the first half alone
+    # transcribes as a finished statement
+    def asr(first: int, last: int) -> str:
+        return "Sorry to cut you off." if last - first < 60 else "Sorry to cut you off, what does it cost?"
+
+    d = Driver(asr=asr).run(speech(1000) + quiet(400) + speech(900) + quiet(800))
+    assert [t.text for t in d.turns()] == ["Sorry to cut you off, what does it cost?"]
+
+
+def test_a_finished_statement_ends_after_the_statement_hold() -> None:
+    d = Driver(asr=lambda a, b: "I am really busy right now.").run(speech(1500) + quiet(800))
+    (turn,) = d.turns()
+    assert turn.early and turn.endpoint_ms == TurnConfig().statement_hold_ms
+
+
+def test_a_slow_talkers_long_pauses_raise_the_statement_hold() -> None:
+    # this caller pauses 600 ms mid-sentence once; later a 550 ms pause must not end the turn
+    def first(a: int, b: int) -> str:
+        return "So I was" if b - a < 50 else "So I was wondering about the price."
+
+    def second(a: int, b: int) -> str:
+        return "Well I think so." if b - a < 50 else "Well I think so, but let me check first."
+
+    d = Driver(asr=first, config=TurnConfig(max_silence_ms=900))
+    d.run(speech(600) + quiet(600) + speech(600) + quiet(1000))
+    (turn,) = d.turns()
+    assert turn.endpoint_ms == 600 + TurnConfig().pause_margin_ms
+    d.asr = second
+    d.run(speech(800) + quiet(550) + speech(900) + quiet(1000))
+    assert [t.text for t in d.turns()][1:] == ["Well I think so, but let me check first."]

@@ -1,0 +1,38 @@
+"""`scrappy ops`: open the operators' console (a Textual TUI).
+
+Textual is imported inside the command, so `scrappy --help` and every other command stay
+fast; the console finds the daemon and the token exactly as the other commands do.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scrappy_cli.app import app
+from scrappy_cli.client import DEFAULT_URL, find_token
+
+SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "strategies" / "scenarios"
+
+
+def scenario_names() -> list[str]:
+    """Scenario names for the simulated-call dialog, read from the repo's scenario folder."""
+    folder = Path(os.environ.get("SCRAPPY_SCENARIOS_DIR") or SCENARIOS_DIR)
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+@app.command()
+def ops(
+    url: Annotated[str | None, typer.Option(help="Daemon URL (default: SCRAPPY_URL).")] = None,
+    token: Annotated[str | None, typer.Option(help="API token (default: SCRAPPY_TOKEN or the "
+                                              "admin token file).")] = None,
+) -> None:
+    """Operators' console: live calls, transcripts, feedback, usage, latency and exports."""
+    from scrappy_cli.ops.app import OpsApp
+    from scrappy_cli.ops.feed import HttpFeed
+
+    feed = HttpFeed(url or os.environ.get("SCRAPPY_URL") or DEFAULT_URL, token or find_token)
+    OpsApp(feed, scenarios=scenario_names()).run()

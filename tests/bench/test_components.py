@@ -1,4 +1,4 @@
-"""Component benchmarks run end to end with tiny iteration counts: the code works, nothing more.
+"""Component benchmarks with tiny iteration counts, and the resource sampler: the code works.
 
 No model is loaded here (ASR and TTS are exercised by the e2e harness test and the real run);
 the numbers are only checked for being numbers, never for being fast.
@@ -7,8 +7,10 @@ the numbers are only checked for being numbers, never for being fast.
 from __future__ import annotations
 
 import asyncio
+import os
 
 from benchmarks.components import Effort, codec_bench, mulaw_bench, ops_per_second, run_components, vad_bench
+from benchmarks.resources import ResourceSampler
 
 
 def test_ops_per_second_counts_calls() -> None:
@@ -31,3 +33,18 @@ def test_run_components_selects_sections_and_reports_progress() -> None:
     result = asyncio.run(run_components(Effort.tiny(), seen.append, only={"codec", "vad"}))
     assert set(result) == {"vad", "codec"}
     assert seen == ["component: vad", "component: codec"]
+
+
+def test_resource_sampler_collects_cpu_rss_and_loop_lag() -> None:
+    async def sample() -> ResourceSampler:
+        sampler = ResourceSampler(os.getpid(), interval_s=0.05)
+        async with sampler:
+            await asyncio.sleep(0.3)
+        return sampler
+
+    sampler = asyncio.run(sample())
+    samples = sampler.samples
+    assert samples.daemon_cpu and samples.daemon_rss_mb and samples.bench_lag_ms
+    assert min(samples.daemon_rss_mb) > 0 and samples.seconds > 0
+    summary = sampler.cpu_summary()
+    assert set(summary) == {"daemon_cpu_pct", "bench_cpu_pct", "other_cpu_pct", "bench_loop_lag_ms"}

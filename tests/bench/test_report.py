@@ -17,7 +17,7 @@ import pytest
 from benchmarks.__main__ import options_from, parser
 from benchmarks.accounting import Heard, Spoken, account
 from benchmarks.capacity import CapacityLimits, best_level, collapse_reason
-from benchmarks.meta import targets
+from benchmarks.meta import load_warnings, targets
 from benchmarks.report import END_MARK, START_MARK, replace_block, to_markdown, update_readme, write_results
 from benchmarks.run import BenchOptions
 from benchmarks.stats import percentile, summarise
@@ -99,7 +99,8 @@ def fake_result() -> dict[str, Any]:
              "late_frames_per_call_min": 0.0, "missing_frames_per_call_min": 0.0,
              "daemon_cpu_pct": {"mean": 40.0, "p95": 80.0, "max": 95.0},
              "daemon_rss_mb": {"before": 560.0, "after": 561.0, "max": 570.0},
-             "bench_cpu_pct": {"mean": 5.0, "max": 9.0}, "failed_calls": 0, "collapsed": None}
+             "bench_cpu_pct": {"mean": 5.0, "max": 9.0}, "other_cpu_pct": {"mean": 60.0, "max": 90.0},
+             "latency_ms": latency, "failed_calls": 0, "collapsed": None}
     result: dict[str, Any] = {
         "generated_at": "2026-01-01T10:00:00+00:00", "mode": "quick",
         "machine": {"cpu_count": 2, "cpu_model": "Test CPU", "memory_gb": 8.0, "python": "3.11"},
@@ -119,6 +120,7 @@ def fake_result() -> dict[str, Any]:
                        "store": {"error": "RuntimeError: store down"}},
     }
     result["targets"] = targets(result)
+    result["warnings"] = load_warnings(result)
     return result
 
 
@@ -137,6 +139,7 @@ def test_markdown_has_every_table_and_no_local_paths(tmp_path: Path) -> None:
         assert f"**{title}" in md
     assert "| voice-to-voice p50 (single call) | <= 350 ms | 300 ms | yes |" in md
     assert "store down" in md and "/tmp/x" not in md
+    assert "**Warning:** The machine was not idle" in md and "5 calls: 60%" in md
     json_path, md_path = write_results(fake_result(), tmp_path)
     assert json.loads(json_path.read_text())["capacity"]["max_concurrency_meeting_target"] == 5
     assert md_path.read_text() == md

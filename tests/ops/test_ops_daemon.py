@@ -148,7 +148,7 @@ async def test_feedback_export_and_train_on_a_finished_call(ingested: DaemonProc
         def stored_feedback() -> list[dict[str, Any]]:
             events = _get(ingested, "/api/v1/memory", types="feedback")["events"]
             return [e for e in events if e["call_id"] == call_id
-                    and e["payload"].get("feedback") == "Offer the demo slots sooner"]
+                    and e["payload"].get("text") == "Offer the demo slots sooner"]
 
         await wait_for(pilot, stored_feedback, "the feedback in the memory timeline", every=0.3)
         timeline = app.query_one("#timeline", FeedbackTimeline)

@@ -187,5 +187,5 @@ async def hook(request: Request) -> Response:
     svc = services(request)
     body = await read_json_object(request)
     result = await svc.ingest_hook(request.path_params["adapter"], body)
-    status = 200 if not result.get("error") else 422
+    status = 422 if result.get("status") == "error" or result.get("error") else 200
     return JSON(result, status_code=status)

@@ -134,8 +134,6 @@ class BrainService:
             agent = SalesAgent(StrategyRepository.model(doc), strategy_id=doc["_id"], llm=self.llm,
                                memory=self.memory, strategy_store=self.strategy_store,
                                messenger=self.messenger())
-            agent.register_webhook_adapter("twilio_stream", _twilio_stream_adapter)
-            agent.register_webhook_adapter("chat", _chat_adapter)
             self._hook_agent = (doc["_id"], agent)
         return self._hook_agent[1]
 
@@ -153,16 +151,6 @@ class BrainService:
             return {"error": "no strategy ingested yet; run `scrappy ingest FILE` first"}
         payload = {**body, "adapter_key": adapter}
         return await agent.ingest_webhook_payload(payload)
-
-
-async def _twilio_stream_adapter(payload: dict[str, Any]) -> dict[str, Any]:
-    """Twilio `<Gather>`-style input: `SpeechResult` becomes the transcript."""
-    text = payload.get("transcript") or payload.get("SpeechResult") or ""
-    return {"transcript": str(text), "confidence": payload.get("Confidence")}
-
-
-async def _chat_adapter(payload: dict[str, Any]) -> dict[str, Any]:
-    return {"channel": "chat", "chars": len(str(payload.get("text") or ""))}
 
 
 class CallBrain:

@@ -111,3 +111,26 @@ def test_dnc_commands_and_refusal(daemon: DaemonProcess, tmp_path: Path) -> None
     assert run_cli(daemon, "dnc", "remove", "+14155554002").exit_code == 0
     listed = json.loads(run_cli(daemon, "dnc", "list", "--json").stdout)
     assert "+14155554002" not in [n["phone"] for n in listed]
+
+
+def test_webhook_adapters_feed_the_agent(daemon: DaemonProcess, followed: tuple[str, dict[str, Any]]) -> None:
+    with daemon.client() as c:
+        chat = c.post("/api/v1/hooks/chat", json={"text": "How much does it cost?", "auto_reply": True})
+        assert chat.status_code == 200, chat.text
+        assert "$499" in json.dumps(chat.json())
+        twilio = c.post("/api/v1/hooks/twilio_stream",
+                        json={"SpeechResult": "Is my data secure?", "auto_reply": True})
+        assert twilio.status_code == 200 and "SOC2" in json.dumps(twilio.json())
+        unknown = c.post("/api/v1/hooks/fax", json={"text": "hello"})
+        assert unknown.status_code == 422 and "fax" in json.dumps(unknown.json())
+        events = c.get("/api/v1/memory", params={"types": "webhook"}).json()["events"]
+    assert events, "webhook payloads are logged to memory"
+
+
+def test_credit_limit_refuses_new_calls(daemon: DaemonProcess) -> None:
+    made = json.loads(run_cli(daemon, "token", "create", "--role", "user", "--name", "capped",
+                              "--credit-limit", "0", "--json").stdout)
+    with daemon.client(made["token"]) as c:
+        refused = c.post("/api/v1/calls", json={"phone": "+14155554005", "simulate": True})
+    assert refused.status_code == 402
+    assert "credit limit reached" in refused.json()["problems"][0]

@@ -65,21 +65,11 @@ async def usage_summary(request: Request) -> Response:
     user = await svc.tokens.user(request.state.principal["name"])
     summary["user"] = {"name": user["_id"], "credit_limit": user.get("credit_limit"),
                        "usage_minutes": round(float(user.get("usage_total") or 0), 2)}
-    latencies = await _today_latencies(svc)
+    today = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
+    latencies = await svc.calls.latencies_since(today)
     summary["today"]["latency_p50_ms"] = _pct(latencies, 50)
     summary["today"]["latency_p95_ms"] = _pct(latencies, 95)
     return JSON(summary)
-
-
-async def _today_latencies(svc: Any) -> list[float]:
-    start = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
-    values: list[float] = []
-    for call in await svc.calls.recent(limit=500, since=start):
-        for turn in await svc.calls.turns(call["_id"]):
-            total = (turn.get("latency_ms") or {}).get("total")
-            if total is not None:
-                values.append(float(total))
-    return values
 
 
 def _pct(values: list[float], pct: int) -> float | None:

@@ -94,6 +94,12 @@ class CallRepository:
         cursor = self._turns.find({"call_id": call_id}, {"_id": 0}).sort("index", ASCENDING)
         return [t async for t in cursor]
 
+    async def latencies_since(self, since: datetime) -> list[float]:
+        """Total latency of every agent turn since `since` (one query, for usage percentiles)."""
+        cursor = self._turns.find({"started_at": {"$gte": since}, "latency_ms.total": {"$ne": None}},
+                                  {"latency_ms.total": 1, "_id": 0})
+        return [float(t["latency_ms"]["total"]) async for t in cursor]
+
     async def recent(self, limit: int = 50, since: datetime | None = None,
                      until: datetime | None = None) -> list[dict[str, Any]]:
         query: dict[str, Any] = {}

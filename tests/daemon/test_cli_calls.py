@@ -91,6 +91,8 @@ def test_feedback_usage_and_train(daemon: DaemonProcess, followed: tuple[str, di
     assert run_cli(daemon, "feedback", "call_nope", "x").exit_code == 1
     usage = json.loads(run_cli(daemon, "usage", "--json").stdout)
     assert usage["today"]["calls"] >= 1 and usage["today"]["minutes"] > 0
+    today = usage["today"]
+    assert today["latency_p50_ms"] > 0 and today["latency_p95_ms"] >= today["latency_p50_ms"]
     trained = json.loads(run_cli(daemon, "train", "--now", "--json").stdout)
     assert trained["status"] == "no_change"  # no LLM configured: a report with suggestions
 

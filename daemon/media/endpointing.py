@@ -87,3 +87,22 @@ def is_complete_utterance(text: str) -> bool:
     if (before, last) in _FILLER_PHRASES:
         return False
     return last not in DANGLING_WORDS
+
+
+QUESTION_OPENERS = frozenset({
+    "is", "are", "am", "was", "were", "do", "does", "did", "can", "could", "will", "would",
+    "should", "shall", "may", "have", "has", "had", "what", "what's", "who", "who's", "whom",
+    "whose", "which", "when", "where", "where's", "why", "how", "how's", "isn't", "aren't",
+    "don't", "doesn't", "didn't", "can't", "won't", "wouldn't",
+})
+
+
+def is_question(text: str) -> bool:
+    """A question by its mark, or by its first word: Whisper often writes "is my data secure."
+
+    Used to end a turn without waiting past comma pauses: a question is rarely a preface.
+    """
+    if text.rstrip().endswith("?"):
+        return True
+    words = _words(text)
+    return bool(words) and words[0] in QUESTION_OPENERS

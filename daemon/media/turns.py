@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from daemon.media.endpointing import is_complete_utterance
+from daemon.media.endpointing import is_complete_utterance, is_question
 
 if TYPE_CHECKING:
     from daemon.config import Settings
@@ -406,10 +406,10 @@ class TurnDetector:
 
     def _hold_for(self, text: str) -> int:
         """Frames of silence a finished sentence needs before it ends the turn."""
-        words = len(text.split())
-        if words <= self.config.short_words:
+        words = text.split()
+        if len(words) <= self.config.short_words:
             return self._short_hold
-        if text.rstrip().endswith("?"):
+        if is_question(text):
             return 0
         learned = max(self._pauses, default=0) + self._pause_margin
         return min(max(self._statement_hold, learned), self._max_silence)

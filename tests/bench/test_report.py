@@ -17,7 +17,7 @@ import pytest
 from benchmarks.__main__ import options_from, parser
 from benchmarks.accounting import Heard, Spoken, account
 from benchmarks.capacity import CapacityLimits, best_level, collapse_reason
-from benchmarks.meta import load_warnings, targets
+from benchmarks.meta import code_changed, load_warnings, targets
 from benchmarks.report import END_MARK, START_MARK, replace_block, to_markdown, update_readme, write_results
 from benchmarks.run import BenchOptions
 from benchmarks.stats import percentile, summarise
@@ -167,3 +167,10 @@ def test_cli_options_and_mode_defaults() -> None:
         parser().parse_args(["--levels", "0,5"])
     with pytest.raises(ValueError):
         BenchOptions(sections=frozenset({"nope"})).resolved()
+
+
+def test_code_moving_under_a_run_is_flagged() -> None:
+    before = {"commit": "a" * 40, "diff_sha1": None}
+    assert code_changed(before, dict(before)) is None
+    assert code_changed(before, {"commit": "b" * 40, "diff_sha1": None}) is not None
+    assert code_changed(before, {"commit": "a" * 40, "diff_sha1": "123"}) is not None

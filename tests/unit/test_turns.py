@@ -405,3 +405,10 @@ def test_a_slow_talkers_long_pauses_raise_the_statement_hold() -> None:
     d.asr = second
     d.run(speech(800) + quiet(550) + speech(900) + quiet(1000))
     assert [t.text for t in d.turns()][1:] == ["Well I think so, but let me check first."]
+
+
+@pytest.mark.parametrize("text", ["is my data secure.", "What does it cost", "Do you integrate with SAP."])
+def test_a_question_by_its_first_word_ends_at_once(text: str) -> None:
+    d = Driver(asr=lambda a, b: text).run(speech(900) + quiet(800))
+    (turn,) = d.turns()
+    assert turn.endpoint_ms < TurnConfig().statement_hold_ms or not turn.early

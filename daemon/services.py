@@ -52,6 +52,7 @@ class Services:
     port: int = 0
     prewarming: set[str] = field(default_factory=set)  # strategies whose TTS cache is filling
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
+    _optional: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
     async def start(cls, settings: Settings) -> Services:
@@ -77,11 +78,15 @@ class Services:
             log.warning("%d spooled turns still pending; will keep retrying", pending)
         return svc
 
-    def spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
-        """Run a background task that is tracked (so shutdown can wait for it)."""
+    def spawn(self, coro: Any, name: str, *, essential: bool = True) -> asyncio.Task[Any]:
+        """Run a tracked background task. Shutdown waits for essential ones (after-call writes)
+        and cancels the rest (pre-synthesis, connection warming), which only save time later."""
         task = asyncio.create_task(coro, name=name)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        if not essential:
+            self._optional.add(task)
+            task.add_done_callback(self._optional.discard)
         return task
 
     def backends(self) -> dict[str, str]:
@@ -118,7 +123,7 @@ class Services:
             finally:
                 self.prewarming.discard(strategy_id)
 
-        self.spawn(rest(), name=f"prewarm-{strategy_id}")
+        self.spawn(rest(), name=f"prewarm-{strategy_id}", essential=False)
 
     async def train_now(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.brain.train_loop()
@@ -132,6 +137,8 @@ class Services:
         self.live.close()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
+        for task in list(self._optional):
+            task.cancel()
         if self._background:
             _, pending = await asyncio.wait(self._background, timeout=10)
             for task in pending:

@@ -1,0 +1,111 @@
+"""`python -m benchmarks` (what `make bench` runs): every benchmark, tables, result files.
+
+Exit status: 0 when the benchmark ran, whatever the numbers say (targets are shown, never
+enforced: a slow build is information, not a crash); 1 when the harness itself failed, in which
+case `results/latest.*` are left as they were rather than overwritten with partial numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.capacity import CapacityLimits
+from benchmarks.report import RESULTS_DIR, print_tables, progress, to_markdown, update_readme, write_results
+from benchmarks.run import SECTIONS, BenchOptions, run
+
+
+def _levels(text: str) -> tuple[int, ...]:
+    try:
+        levels = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError("levels must be positive integers")
+    return levels
+
+
+def _sections(text: str) -> frozenset[str]:
+    chosen = frozenset(part.strip() for part in text.split(",") if part.strip())
+    if not chosen or chosen - set(SECTIONS):
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(SECTIONS)}")
+    return chosen
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Scrappy benchmarks: turn latency, capacity and components, measured against "
+                    "a real daemon with simulated leads. The daemon inherits this environment, so "
+                    "OPENAI_BASE_URL / ELEVENLABS_API_KEY measure those providers.")
+    p.add_argument("--quick", action="store_true", help="1 call, levels 1,5, short component runs")
+    p.add_argument("--calls", type=int, help="single-call runs in a row (default 3; quick 1)")
+    p.add_argument("--levels", type=_levels, help="concurrency levels (default 1,5,10,20,40)")
+    p.add_argument("--only", type=_sections, default=frozenset(SECTIONS),
+                   help=f"comma-separated sections to run: {', '.join(SECTIONS)}")
+    p.add_argument("--listen", action="store_true",
+                   help="leads transcribe the agent (a Whisper in the bench process; costs CPU)")
+    p.add_argument("--scenario", default="latency_probe", help="scenario of the latency calls")
+    p.add_argument("--barge-scenario", default="barge_in", help="scenario of the barge-in call ('' skips)")
+    p.add_argument("--strategy", type=Path, help="strategy JSON to ingest (default enterprise_saas)")
+    p.add_argument("--ramp", type=float, default=2.0, help="seconds over which a level's calls start")
+    p.add_argument("--target-ms", type=float, default=1500.0, help="p95 voice-to-voice goal per level")
+    p.add_argument("--collapse-ms", type=float, default=3000.0, help="p95 at which the capacity run stops")
+    p.add_argument("--data-dir", type=Path, help="daemon data dir to use (default: a fresh temp dir)")
+    p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json / latest.md go")
+    p.add_argument("--update-readme", action="store_true",
+                   help="replace README.md's <!-- bench:start --> ... <!-- bench:end --> block")
+    return p
+
+
+def options_from(args: argparse.Namespace) -> BenchOptions:
+    extra = {"strategy": args.strategy} if args.strategy else {}
+    return BenchOptions(
+        quick=args.quick, calls=args.calls, levels=args.levels, sections=args.only,
+        listen=args.listen, scenario=args.scenario, barge_scenario=args.barge_scenario or None,
+        ramp_s=args.ramp, limits=CapacityLimits(args.target_ms, args.collapse_ms),
+        data_dir=args.data_dir, **extra)
+
+
+async def _run_stoppable(opts: BenchOptions) -> dict[str, Any]:
+    """`run()`, cancelled by SIGTERM like by Ctrl-C, so the daemon child is always stopped."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        return await run(opts, progress)
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv`, run, print, write; returns the exit status (see the module docstring)."""
+    args = parser().parse_args(argv)
+    opts = options_from(args)
+    try:
+        result = asyncio.run(_run_stoppable(opts))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        progress("interrupted; results not written")
+        return 130
+    except Exception as exc:  # the harness broke: say so, keep the last good results
+        progress(f"benchmark failed: {type(exc).__name__}: {exc}")
+        return 1
+    print_tables(result)
+    json_path, md_path = write_results(result, args.out)
+    progress(f"wrote {json_path} and {md_path}")
+    if args.update_readme:
+        if update_readme(to_markdown(result)):
+            progress("README.md bench block updated")
+        else:
+            progress("README.md has no <!-- bench:start --> / <!-- bench:end --> markers; left as is")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -144,6 +144,8 @@ class Services:
             for task in pending:
                 task.cancel()
         await self.turn_writer.close()
+        if self.telephony is not None:
+            self.telephony.close()
         if self.speech is not None:
             await self.speech.close()
         await self.database.close()

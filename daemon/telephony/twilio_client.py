@@ -156,6 +156,12 @@ class TwilioTelephony:
         self._client = client
         self.from_number = from_number
 
+    def close(self) -> None:
+        """Close the SDK's pooled HTTP connections (its `requests` session)."""
+        session = getattr(getattr(self._client, "http_client", None), "session", None)
+        if session is not None:
+            session.close()
+
     @classmethod
     def from_settings(cls, settings: TelephonySettings) -> TwilioTelephony:
         """Build the client from configuration, naming every missing variable at once."""

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import time
 from datetime import tzinfo
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer
 
 from scrappy_cli.ops import messages as m
@@ -33,6 +35,8 @@ from scrappy_cli.ops.state import Backoff, CallBook, turn_latencies
 from scrappy_cli.ops.timeline import FeedbackTimeline
 from scrappy_cli.ops.transcript import TranscriptPane
 from scrappy_cli.ops.usage_panel import UsagePanel
+
+W = TypeVar("W", bound=Widget)
 
 DAEMON_ACTIONS = {"feedback", "train", "new_call", "export"}
 ADMIN_ACTIONS = {"train", "export"}
@@ -181,18 +185,29 @@ class OpsApp(App[None]):
             if message.data["id"] == self.selected:
                 self._show_transcript()
         elif message.what == "timeline":
-            self._main.query_one("#timeline", FeedbackTimeline).show(message.data)
+            if timeline := self._find("#timeline", FeedbackTimeline):
+                timeline.show(message.data)
         elif message.what == "usage":
             self._today = dict(message.data.get("today") or {})
-            self._main.query_one("#usage", UsagePanel).show(message.data)
-            self._main.query_one("#latency", LatencyPanel).show_today(
-                self._today.get("latency_p50_ms"), self._today.get("latency_p95_ms"))
+            if usage := self._find("#usage", UsagePanel):
+                usage.show(message.data)
+            if latency := self._find("#latency", LatencyPanel):
+                latency.show_today(self._today.get("latency_p50_ms"), self._today.get("latency_p95_ms"))
         elif message.what == "exports":
-            self._main.query_one("#exports", ExportsList).show(message.data, admin=self.admin)
+            if exports := self._find("#exports", ExportsList):
+                exports.show(message.data, admin=self.admin)
 
     @on(m.RequestFailed)
     def _failed(self, message: m.RequestFailed) -> None:
         self.notify(message.error, title=f"{message.what} failed", severity="error")
+
+    def _find(self, selector: str, kind: type[W]) -> W | None:
+        """A widget of the console, or None while the screen is not (or no longer) mounted:
+        data arriving from the daemon at start-up or shutdown must not crash the app."""
+        try:
+            return self._main.query_one(selector, kind)
+        except (NoMatches, AttributeError):
+            return None
 
     def _load(self, what: str, *args: Any) -> None:
         self.run_worker(self.link.load(what, *args), group=f"load-{what}")

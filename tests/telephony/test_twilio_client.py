@@ -8,6 +8,7 @@ request Twilio accepts — not just that the SDK raised nothing.
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,8 +30,24 @@ WEBHOOK = "https://scrappy.example.com/twilio/voice"
 STATUS = "https://scrappy.example.com/twilio/status"
 
 
+_OPEN: list[TwilioTelephony] = []
+
+
+def _track(telephony: TwilioTelephony) -> TwilioTelephony:
+    _OPEN.append(telephony)
+    return telephony
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """Close every client a test made, so no pooled socket outlives its test."""
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def _client(prism: PrismServer, account_sid: str = ACCOUNT_SID) -> TwilioTelephony:
-    return TwilioTelephony(account_sid, "test-token", FROM, api_base_url=prism.base_url)
+    return _track(TwilioTelephony(account_sid, "test-token", FROM, api_base_url=prism.base_url))
 
 
 def _passed(prism: PrismServer, mark: int, expected_status: str) -> None:
@@ -79,13 +96,13 @@ async def test_unreachable_twilio_surfaces_as_telephony_error() -> None:
     with socket.socket() as sock:  # a port nobody listens on once closed
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    telephony = TwilioTelephony(ACCOUNT_SID, "t", FROM, api_base_url=f"http://127.0.0.1:{port}")
+    telephony = _track(TwilioTelephony(ACCOUNT_SID, "t", FROM, api_base_url=f"http://127.0.0.1:{port}"))
     with pytest.raises(TelephonyError, match="could not reach Twilio to send an SMS"):
         await telephony.send_sms(TO, "hello")
 
 
 async def test_empty_sms_is_refused_before_any_request() -> None:
-    telephony = TwilioTelephony(ACCOUNT_SID, "t", FROM, api_base_url="http://127.0.0.1:9")
+    telephony = _track(TwilioTelephony(ACCOUNT_SID, "t", FROM, api_base_url="http://127.0.0.1:9"))
     with pytest.raises(TelephonyError, match="empty SMS"):
         await telephony.send_sms(TO, "   ")
 

@@ -19,6 +19,9 @@ TERMINAL_STATUSES = {"completed", "failed", "busy", "no-answer", "canceled"}
 @app.command()
 def call(
     phone: Annotated[str, typer.Argument(help="Lead's number in E.164, e.g. +15551234567.")],
+    simulate_scenario: Annotated[str | None, typer.Argument(
+        metavar="SCENARIO", help="With --simulate: the scenario, as in `--simulate busy_callback`.",
+        show_default=False)] = None,
     name: Annotated[str | None, typer.Option(help="Lead's name.")] = None,
     strategy: Annotated[str | None, typer.Option(help="Strategy id (default: the active one).")] = None,
     simulate: Annotated[bool, typer.Option("--simulate", help="Rehearse with a simulated lead.")] = False,
@@ -29,7 +32,17 @@ def call(
     force: Annotated[bool, typer.Option("--force", help="Admin: override calling hours (audited).")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Place a call (returns at once with the call id; --follow streams the turns)."""
+    """Place a call (returns at once with the call id; --follow streams the turns).
+
+    `scrappy call PHONE --simulate [SCENARIO]` rehearses with a simulated lead instead.
+    """
+    if simulate_scenario and not simulate:
+        render.error(f"unexpected argument {simulate_scenario!r}; a scenario goes with --simulate")
+        raise typer.Exit(EXIT_INVALID)
+    if simulate_scenario and scenario and simulate_scenario != scenario:
+        render.error(f"two scenarios given ({simulate_scenario!r} and --scenario {scenario!r}); pick one")
+        raise typer.Exit(EXIT_INVALID)
+    scenario = scenario or simulate_scenario
     body = {"phone": phone, "name": name, "strategy_id": strategy, "simulate": simulate or bool(scenario),
             "scenario": scenario, "force": force}
     with api_errors(), DaemonClient() as client:

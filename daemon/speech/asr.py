@@ -119,6 +119,9 @@ _PUNCT = re.compile(r"[^\w\s']")
 HALLUCINATION_NO_SPEECH_PROB = 0.35
 HALLUCINATION_MAX_AUDIO_MS = 500.0
 HALLUCINATION_MAX_LOGPROB = -0.9
+# Whisper's own silence rule: the model is sure nobody spoke AND the decoder was guessing.
+SILENCE_NO_SPEECH_PROB = 0.6
+SILENCE_MAX_LOGPROB = -1.0
 
 
 def normalise_text(text: str) -> str:
@@ -129,6 +132,8 @@ def normalise_text(text: str) -> str:
 def guard_transcript(transcript: Transcript) -> Transcript:
     """Drop text that is almost surely a Whisper hallucination rather than the lead.
 
+    Any text is dropped when the model says "no speech" and the decoder was guessing (Whisper's
+    own silence rule, which faster-whisper applies per window but not to our merged segments).
     A known phrase alone is not enough ("thank you" and "bye" are real phone words); it is
     dropped only when the audio is very short, the model thinks there was no speech, or the
     decoder itself was unsure. Bracketed sound tags and bare punctuation are always dropped.
@@ -137,6 +142,9 @@ def guard_transcript(transcript: Transcript) -> Transcript:
         return transcript
     if _NON_SPEECH_TAG.match(transcript.text):
         return _dropped(transcript, "non-speech tag")
+    if (transcript.no_speech_prob > SILENCE_NO_SPEECH_PROB
+            and transcript.avg_logprob < SILENCE_MAX_LOGPROB):
+        return _dropped(transcript, f"no speech: {transcript.text.strip()!r}")
     if normalise_text(transcript.text) in KNOWN_HALLUCINATIONS and (
         transcript.no_speech_prob >= HALLUCINATION_NO_SPEECH_PROB
         or transcript.audio_ms < HALLUCINATION_MAX_AUDIO_MS

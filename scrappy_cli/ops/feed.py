@@ -10,11 +10,14 @@ when it answered with an error (the console says so and carries on).
 from __future__ import annotations
 
 import json
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
+
+log = logging.getLogger(__name__)
 
 TIMELINE_TYPES = ("feedback", "train_loop", "fallback_triggered", "summary")
 # The live stream sends a keepalive comment every 15 s; three missed ones mean a dead socket.
@@ -169,8 +172,15 @@ class HttpFeed(Feed):
                     await response.aread()
                     raise _error(response)
                 async for line in response.aiter_lines():
-                    if line.startswith("data:"):
-                        yield json.loads(line[5:])
+                    if not line.startswith("data:"):
+                        continue
+                    try:
+                        event = json.loads(line[5:])
+                    except ValueError:
+                        log.warning("skipping a malformed live event: %.80r", line)
+                        continue
+                    if isinstance(event, dict):
+                        yield event
         except httpx.TransportError as exc:
             raise FeedUnavailable(_reason(exc)) from None
 

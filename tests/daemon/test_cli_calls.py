@@ -23,7 +23,8 @@ LATENCY_KEYS = {"endpoint", "asr", "llm_first_token", "tts_first_audio", "total"
 def followed(daemon: DaemonProcess) -> tuple[str, dict[str, Any]]:
     ingest = run_cli(daemon, "ingest", str(REPO / "strategies" / "enterprise_saas.json"))
     assert ingest.exit_code == 0, ingest.output
-    result = run_cli(daemon, "call", "+14155554001", "--name", "Priya", "--scenario",
+    # the contract's form: `--simulate [SCENARIO]`
+    result = run_cli(daemon, "call", "+14155554001", "--name", "Priya", "--simulate",
                      "busy_callback", "--follow")
     assert result.exit_code == 0, result.output
     call_id = result.stdout.splitlines()[0].strip()

@@ -151,6 +151,8 @@ def _t(text: str, no_speech: float = 0.05, audio_ms: float = 1500, logprob: floa
         (_t("Thank you."), True),  # clear speech, long enough: a real "thank you"
         (_t("Bye."), True),
         (_t("Thank you, I'm not interested.", no_speech=0.6), True),
+        (_t("I'm", no_speech=0.97, logprob=-2.3), False),  # Whisper's silence rule, any text
+        (_t("I'm not sure.", no_speech=0.97, logprob=-0.5), True),  # decoder confident: keep
     ],
 )
 def test_hallucination_guard(transcript: Transcript, kept: bool) -> None:

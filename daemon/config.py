@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     openai_model_cheap: str = "gpt-4o-mini"
     llm_cache_ttl_seconds: float = Field(default=30, ge=0)
     llm_first_token_deadline_ms: int = Field(default=1500, ge=50)
+    llm_reply_deadline_seconds: float = Field(default=8.0, gt=0)  # whole non-streamed replies
+    crm_path: Path | None = None  # leads for fetch_crm_data (JSON or CSV); default DATA_DIR/crm.csv
 
     # --- speech: TTS -------------------------------------------------------------------------
     tts_backend: Literal["auto", "piper", "elevenlabs"] = "auto"
@@ -122,6 +124,10 @@ class Settings(BaseSettings):
     @property
     def tts_cache_path(self) -> Path:
         return (self.tts_cache_dir or self.data_dir / "tts_cache").expanduser()
+
+    @property
+    def crm_file(self) -> Path:
+        return (self.crm_path or self.data_dir / "crm.csv").expanduser()
 
     @property
     def allowed_country_codes(self) -> frozenset[str]:

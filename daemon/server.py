@@ -88,6 +88,7 @@ class Server:
         from daemon.services import Services
 
         self.lock.acquire()
+        self._install_signals()  # from here on SIGTERM is graceful, even while models load
         try:
             self.services = await Services.start(self.settings)
             try:
@@ -100,7 +101,8 @@ class Server:
                     ws="websockets-sansio", ws_max_size=256 * 1024, ws_ping_interval=20,
                     timeout_graceful_shutdown=10, access_log=False)
                 self._uvicorn = _Uvicorn(config)
-                self._install_signals()
+                if self._stopping:  # asked to stop while starting: never start serving
+                    return
                 log.info("scrappy daemon listening on http://%s:%d", self.host, self.port)
                 await self._uvicorn.serve()
             finally:
@@ -123,6 +125,8 @@ class Server:
             return
         self._stopping = True
         log.info("received %s; stopping", signal.Signals(sig).name if sig else "stop request")
+        if self._uvicorn is None:  # still starting up: serve() sees _stopping and shuts down
+            return
         shutdown_calls = getattr(self.services, "extras", {}).get("shutdown_calls")
         if shutdown_calls is not None:
             task = asyncio.get_running_loop().create_task(shutdown_calls())

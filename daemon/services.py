@@ -111,8 +111,10 @@ class Services:
         if self.brain is None or self.speech is None:
             return
         first = self.brain.first_lines(strategy)
-        try:
-            await asyncio.wait_for(self.speech.prewarm(first, strategy), timeout=15)
+        greeting = self.spawn(self.speech.prewarm(first, strategy), name=f"greeting-{strategy_id}",
+                              essential=False)
+        try:  # shielded: on a slow machine the ingest answers, the greeting goes on
+            await asyncio.wait_for(asyncio.shield(greeting), timeout=15)
         except TimeoutError:
             log.warning("greeting pre-synthesis for %s is slow; continuing in background", strategy_id)
         self.prewarming.add(strategy_id)

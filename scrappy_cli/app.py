@@ -23,8 +23,12 @@ EXIT_INVALID = 2
 
 
 @contextlib.contextmanager
-def api_errors() -> Iterator[None]:
-    """Turn client errors into one clear stderr message and a sane exit code."""
+def api_errors(problems_only: bool = False) -> Iterator[None]:
+    """Turn client errors into one clear stderr message and a sane exit code.
+
+    With `problems_only`, invalid input prints just its `field.path: problem` lines (ingest's
+    contract: one line per problem), without the summary line above them.
+    """
     try:
         yield
     except DaemonUnavailable as exc:
@@ -32,7 +36,8 @@ def api_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_ERROR) from None
     except ApiError as exc:
         if exc.problems:
-            render.error(exc.message)
+            if not problems_only:
+                render.error(exc.message)
             render.problems(exc.problems)
             raise typer.Exit(EXIT_INVALID) from None
         hint = None

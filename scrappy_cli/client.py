@@ -1,7 +1,8 @@
 """`DaemonClient`: the CLI's only way to talk to the daemon (HTTP + the live event stream).
 
 It finds the daemon at SCRAPPY_URL (default http://127.0.0.1:8765) and the token in
-SCRAPPY_TOKEN or, failing that, the admin token file the daemon wrote into its data dir.
+SCRAPPY_TOKEN or, failing that, the admin token file the daemon wrote into its data dir
+(SCRAPPY_DATA_DIR). Like the daemon, it reads these from the environment, then `.env`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,18 @@ import httpx
 DEFAULT_URL = "http://127.0.0.1:8765"
 
 
+def setting(name: str) -> str | None:
+    """A SCRAPPY_* value from the environment, else from `.env` (as the daemon reads them)."""
+    value = os.environ.get(name)
+    if value:
+        return value
+    from dotenv import dotenv_values  # comes with pydantic-settings
+
+    return dotenv_values(".env").get(name) or None
+
+
 def data_dir() -> Path:
-    env = os.environ.get("SCRAPPY_DATA_DIR")
+    env = setting("SCRAPPY_DATA_DIR")
     if env:
         return Path(env).expanduser()
     import platformdirs
@@ -27,7 +38,7 @@ def data_dir() -> Path:
 
 
 def find_token() -> str | None:
-    token = os.environ.get("SCRAPPY_TOKEN")
+    token = setting("SCRAPPY_TOKEN")
     if token:
         return token.strip()
     path = data_dir() / "admin.token"
@@ -55,7 +66,7 @@ class ApiError(Exception):
 
 class DaemonClient:
     def __init__(self, url: str | None = None, token: str | None = None, timeout: float = 30) -> None:
-        self.url = (url or os.environ.get("SCRAPPY_URL") or DEFAULT_URL).rstrip("/")
+        self.url = (url or setting("SCRAPPY_URL") or DEFAULT_URL).rstrip("/")
         self.token = token if token is not None else find_token()
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)

@@ -186,9 +186,12 @@ def train(
         render.print_json(result)
         return
     render.info(f"train loop: {result.get('status')}")
-    for key in ("reason", "new_strategy_id", "summary"):
-        if result.get(key):
-            render.info(f"  {key}: {result[key]}")
+    improvement = result.get("improvement") or {}
+    for label, value in (("reason", result.get("reason")),
+                         ("new strategy version", result.get("strategy_id")),
+                         ("summary", improvement.get("summary"))):
+        if value:
+            render.info(f"  {label}: {value}")
     for suggestion in result.get("suggestions", []) or []:
         render.info(f"  - {suggestion}")
 

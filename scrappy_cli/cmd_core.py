@@ -18,8 +18,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 
 @app.command()
 def daemon(
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "",
-    port: Annotated[int, typer.Option(help="TCP port.")] = 0,
+    host: Annotated[str, typer.Option(
+        help="Interface to bind.  [default: SCRAPPY_HOST, else 127.0.0.1]", show_default=False)] = "",
+    port: Annotated[int, typer.Option(
+        help="TCP port.  [default: SCRAPPY_PORT, else 8765]", show_default=False)] = 0,
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
@@ -71,7 +73,7 @@ def ingest(
     except OSError as exc:
         render.error(f"cannot read {file}: {exc.strerror}")
         raise typer.Exit(EXIT_INVALID) from None
-    with api_errors(), DaemonClient() as client:
+    with api_errors(problems_only=True), DaemonClient() as client:
         doc = client.post("/api/v1/strategies", content=raw,
                           params={"activate": str(not no_activate).lower()},
                           headers={"content-type": "application/json"})

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from scrappy_cli.app import app
-from scrappy_cli.client import DEFAULT_URL, find_token
+from scrappy_cli.client import DEFAULT_URL, find_token, setting
 
 SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "strategies" / "scenarios"
 
@@ -34,5 +34,5 @@ def ops(
     from scrappy_cli.ops.app import OpsApp
     from scrappy_cli.ops.feed import HttpFeed
 
-    feed = HttpFeed(url or os.environ.get("SCRAPPY_URL") or DEFAULT_URL, token or find_token)
+    feed = HttpFeed(url or setting("SCRAPPY_URL") or DEFAULT_URL, token or find_token)
     OpsApp(feed, scenarios=scenario_names()).run()

@@ -24,7 +24,7 @@ import typer
 
 from scrappy_cli import render
 from scrappy_cli.app import EXIT_ERROR, api_errors, app
-from scrappy_cli.client import DEFAULT_URL, DaemonClient, find_token
+from scrappy_cli.client import DEFAULT_URL, DaemonClient, find_token, setting
 
 REPO_STRATEGIES = Path(__file__).resolve().parents[1] / "strategies"
 DEMO_PHONE = "+14155550123"
@@ -46,7 +46,7 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def _daemon() -> Iterator[tuple[str, str | None]]:
     """Yield (url, token) of a running daemon, starting a private one if needed."""
-    url = (os.environ.get("SCRAPPY_URL") or DEFAULT_URL).rstrip("/")
+    url = (setting("SCRAPPY_URL") or DEFAULT_URL).rstrip("/")
     if _answers(url):
         render.info(f"using the daemon at {url}")
         yield url, find_token()

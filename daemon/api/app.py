@@ -35,7 +35,8 @@ def routes() -> list[BaseRoute]:
 
 
 async def _too_large(request: Request, exc: Exception) -> Response:
-    return JSONResponse({"error": "request body is over the 1 MiB limit"}, status_code=413)
+    return JSONResponse({"error": "request body is over the 1 MiB limit",
+                         "problems": ["body: over the 1 MiB limit"]}, status_code=413)
 
 
 async def _bad_request(request: Request, exc: Exception) -> Response:

@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from daemon.api.common import JSON, read_json_object, services
+from daemon.api.common import JSON, int_param, read_json_object, services
 from daemon.auth import error, requires
 from daemon.calls.manager import CallRefused
 from daemon.store.calls import CallRepository
@@ -43,9 +43,10 @@ async def create_call(request: Request) -> Response:
 
 @requires("user")
 async def list_calls(request: Request) -> Response:
-    limit = min(int(request.query_params.get("limit", "50") or 50), 500)
-    calls = await services(request).calls.recent(limit=limit)
-    return JSON({"calls": [CallRepository.to_api(c) for c in calls]})
+    svc = services(request)
+    calls = await svc.calls.recent(limit=int_param(request, "limit", 50, 1, 500))
+    turns = await svc.calls.turns_of([c["_id"] for c in calls])
+    return JSON({"calls": [CallRepository.to_api(c, turns.get(c["_id"], [])) for c in calls]})
 
 
 @requires("user")

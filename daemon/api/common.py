@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -30,6 +31,18 @@ class BadRequest(Exception):
 def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
+
+
+def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number query parameter, clamped to [lo, hi]; anything else is a 400."""
+    raw = request.query_params.get(name, "")
+    if not raw:
+        return default
+    try:
+        return min(max(int(raw), lo), hi)
+    except ValueError:
+        raise BadRequest(f"query parameter {name!r} must be a whole number",
+                         [f"{name}: not a whole number: {raw[:40]!r}"]) from None
 
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
@@ -58,6 +71,15 @@ async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dic
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
     return data
+
+
+async def read_form(request: Request, limit: int = MAX_BODY_BYTES) -> dict[str, str]:
+    """A form-encoded body (Twilio's webhooks) as a plain dict; the last value of a repeated key wins."""
+    raw = await read_body(request, limit)
+    try:
+        return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    except UnicodeDecodeError:
+        raise BadRequest("form body is not UTF-8") from None
 
 
 def _default(value: Any) -> Any:

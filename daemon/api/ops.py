@@ -10,7 +10,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from daemon.api.common import JSON, BadRequest, read_json_object, services
+from daemon.api.common import JSON, BadRequest, int_param, read_form, read_json_object, services
 from daemon.auth import error, requires
 from daemon.calls.dialing import InvalidPhoneNumber, normalise_phone
 from daemon.store.calls import CallRepository
@@ -52,7 +52,7 @@ async def train(request: Request) -> Response:
 async def memory_timeline(request: Request) -> Response:
     svc = services(request)
     types = [t for t in request.query_params.get("types", "").split(",") if t] or TIMELINE_TYPES
-    limit = min(int(request.query_params.get("limit", "100") or 100), 500)
+    limit = int_param(request, "limit", 100, 1, 500)
     events = await svc.memory.recent(types, limit=limit, call_id=request.query_params.get("call_id"))
     return JSON({"events": events})
 
@@ -60,7 +60,7 @@ async def memory_timeline(request: Request) -> Response:
 @requires("user")
 async def usage_summary(request: Request) -> Response:
     svc = services(request)
-    days = min(max(int(request.query_params.get("days", "30") or 30), 1), 366)
+    days = int_param(request, "days", 30, 1, 366)
     summary = await svc.usage.summary(days=days)
     user = await svc.tokens.user(request.state.principal["name"])
     summary["user"] = {"name": user["_id"], "credit_limit": user.get("credit_limit"),
@@ -175,7 +175,13 @@ async def dnc_remove(request: Request) -> Response:
 @requires("user")
 async def hook(request: Request) -> Response:
     svc = services(request)
-    body = await read_json_object(request)
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        body: dict[str, Any] = await read_form(request)  # Twilio posts SpeechResult as a form
+        for flag in ("auto_reply", "stream"):  # form values are strings: "false" must be False
+            if flag in body:
+                body[flag] = body[flag].strip().lower() in ("1", "true", "yes", "on")
+    else:
+        body = await read_json_object(request)
     result = await svc.ingest_hook(request.path_params["adapter"], body)
     status = 422 if result.get("status") == "error" or result.get("error") else 200
     return JSON(result, status_code=status)

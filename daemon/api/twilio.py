@@ -14,9 +14,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from daemon.api.common import MAX_BODY_BYTES, read_body, services
+from daemon.api.common import BadRequest, read_form, services
 from daemon.auth import error
 from daemon.calls.manager import new_call_id
+from daemon.store.calls import FINAL_STATUSES
 from daemon.telephony import webhooks
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,10 @@ async def _verified_form(request: Request) -> dict[str, str] | Response:
     s = svc.settings
     if not s.twilio_auth_token:
         return error(503, "Twilio is not configured on this daemon")
-    raw = await read_body(request, MAX_BODY_BYTES)
-    from urllib.parse import parse_qsl
-
     try:
-        form = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
-    except UnicodeDecodeError:
-        return error(400, "form body is not UTF-8")
+        form = await read_form(request)
+    except BadRequest as exc:
+        return error(400, exc.message)
     try:
         url = webhooks.public_url(s, request.url.path, request.url.query)
     except webhooks.PublicUrlError as exc:
@@ -121,19 +119,27 @@ async def status(request: Request) -> Response:
         fresh = await svc.calls.record_status_once(update.dedupe_key, call["_id"], update.call_status)
     if not fresh:
         return Response(status_code=204)
-    fields: dict[str, Any] = {"status": update.call_status}
+    now = datetime.now(UTC)
+    already_final = call.get("status") in FINAL_STATUSES
+    fields: dict[str, Any] = {f"status_times.{update.call_status}": now}
+    if not already_final:  # a late "ringing" after "completed" must not reopen the call
+        fields["status"] = update.call_status
     if update.answered_by:
         fields["answered_by"] = update.answered_by
-    if update.final:
-        fields["ended_at"] = datetime.now(UTC)
-        if update.duration_seconds is not None:
-            fields["duration_seconds"] = update.duration_seconds
+    if update.final and update.duration_seconds is not None:
+        # Twilio's billed duration wins over our own stream clock
+        fields["duration_seconds"] = update.duration_seconds
+        fields["twilio_duration_seconds"] = update.duration_seconds
+    if update.final and not already_final:
+        fields["ended_at"] = now
         if not call.get("outcome") and update.call_status != "completed":
             fields["outcome"] = update.call_status  # busy, no-answer, failed, canceled
-    await svc.calls.update(call["_id"], {**fields, f"status_times.{update.call_status}":
-                                         datetime.now(UTC)})
+    await svc.calls.update(call["_id"], fields)
     svc.live.publish("call_status", call["_id"], status=update.call_status)
-    active = svc.manager.active.get(call["_id"]) if update.final else None
-    if active is not None:  # Twilio says the line is down: end the session, store its turns
-        await active.session.end(f"Twilio reported {update.call_status}")
+    if update.final and not already_final:
+        active = svc.manager.active.get(call["_id"])
+        if active is not None:  # Twilio says the line is down: end the session, store its turns
+            await active.session.end(f"Twilio reported {update.call_status}")
+        else:  # never streamed (busy, no answer, voicemail): finish it here
+            await svc.manager.finish_without_stream(call["_id"], update.call_status)
     return Response(status_code=204)

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from agentcore.crm import LocalCRM
 from agentcore.lines import company_name
 from agentcore.llm import LLMClient, LLMConfig
 from agentcore.memory import MemoryEvent
 from agentcore.sales_agent import SalesAgent
-from agentcore.state import Outcome, Reply
+from agentcore.state import Outcome, Reply, Stage
 from agentcore.strategy import Strategy
 from daemon.store.memory import MemoryRepository
 from daemon.store.strategies import StrategyRepository
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from daemon.services import Services
 
 log = logging.getLogger(__name__)
+
+MAX_HOOK_CONVERSATIONS = 256
+# `/api/v1/hooks/twilio` is the path the operator guide wires Twilio to
+HOOK_ALIASES = {"twilio": "twilio_stream"}
 
 
 class StoreMemorySink:
@@ -102,7 +107,8 @@ class BrainService:
             first_token_deadline_ms=s.llm_first_token_deadline_ms))
         self.memory = StoreMemorySink(services.memory)
         self.strategy_store = StoreStrategyStore(services.strategies)
-        self._hook_agent: tuple[str, SalesAgent] | None = None
+        self.crm = LocalCRM(s.crm_file)
+        self._hook_agents: dict[tuple[str, str], SalesAgent] = {}
 
     def describe(self) -> str:
         s = self.svc.settings
@@ -126,30 +132,52 @@ class BrainService:
         await self.memory.log_event(MemoryEvent("fallback_triggered", {"stage": "tts", "reason": reason},
                                                 source="speech", importance=2))
 
-    async def _agent_for_active(self) -> SalesAgent | None:
+    def _new_agent(self, doc: dict[str, Any], **extra: Any) -> SalesAgent:
+        s = self.svc.settings
+        return SalesAgent(StrategyRepository.model(doc), strategy_id=doc["_id"], llm=self.llm,
+                          memory=self.memory, strategy_store=self.strategy_store,
+                          messenger=self.messenger(), crm=self.crm,
+                          reply_deadline_seconds=s.llm_reply_deadline_seconds, **extra)
+
+    async def _hook_agent(self, conversation: str) -> SalesAgent | None:
+        """The agent for one webhook conversation on the active strategy.
+
+        Each conversation (`conversation_id`, else Twilio's `CallSid`, else `From`) has its own
+        history and stage, so one sender's goodbye does not end everyone else's chat; a finished
+        conversation starts afresh on its next message. The least recently used are forgotten.
+        """
         doc = await self.svc.strategies.active()
         if doc is None:
             return None
-        if self._hook_agent is None or self._hook_agent[0] != doc["_id"]:
-            agent = SalesAgent(StrategyRepository.model(doc), strategy_id=doc["_id"], llm=self.llm,
-                               memory=self.memory, strategy_store=self.strategy_store,
-                               messenger=self.messenger())
-            self._hook_agent = (doc["_id"], agent)
-        return self._hook_agent[1]
+        key = (str(doc["_id"]), conversation)
+        agent = self._hook_agents.pop(key, None)
+        if agent is None or agent.stage is Stage.ENDED:
+            agent = self._new_agent(doc)
+        self._hook_agents[key] = agent  # re-inserted: newest last
+        while len(self._hook_agents) > MAX_HOOK_CONVERSATIONS:
+            del self._hook_agents[next(iter(self._hook_agents))]
+        return agent
 
     async def train_loop(self) -> dict[str, Any]:
-        agent = await self._agent_for_active()
-        if agent is None:
-            return {"status": "error", "reason": "no strategy ingested yet"}
-        result = await agent.train_loop()
-        self._hook_agent = None  # a new version may be active now
+        doc = await self.svc.strategies.active()
+        if doc is None:
+            result: dict[str, Any] = {"status": "error", "reason": "no strategy ingested yet"}
+            await self.memory.log_event(MemoryEvent("train_loop", result, source="train_loop"))
+            return result
+        result = await self._new_agent(doc).train_loop()
+        self._hook_agents.clear()  # a new version may be active now
         return result
 
     async def ingest_hook(self, adapter: str, body: dict[str, Any]) -> dict[str, Any]:
-        agent = await self._agent_for_active()
+        conversation = str(body.get("conversation_id") or body.get("CallSid") or body.get("From")
+                           or "default")
+        agent = await self._hook_agent(conversation)
         if agent is None:
             return {"error": "no strategy ingested yet; run `scrappy ingest FILE` first"}
-        payload = {**body, "adapter_key": adapter}
+        live = self.svc.live
+        agent.stream_callback = lambda token: live.publish(
+            "hook_token", None, adapter=adapter, conversation=conversation, token=token)
+        payload = {**body, "adapter_key": HOOK_ALIASES.get(adapter, adapter)}
         return await agent.ingest_webhook_payload(payload)
 
 
@@ -171,6 +199,7 @@ class CallBrain:
             strategy, strategy_id=strategy_id, call_id=call["_id"], lead_phone=call["lead_phone"],
             lead_name=call.get("lead_name"), llm=brain.llm, memory=brain.memory,
             strategy_store=brain.strategy_store, messenger=brain.messenger(), call_control=hangup,
+            crm=brain.crm, reply_deadline_seconds=svc.settings.llm_reply_deadline_seconds,
             ai_disclosure=svc.settings.ai_disclosure)
         return cls(agent, strategy, hangup)
 

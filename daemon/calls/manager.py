@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from daemon.calls.aftercall import EndedCall
 from daemon.calls.brain import CallBrain
 from daemon.calls.dialing import InvalidPhoneNumber, check_number, normalise_phone
 from daemon.calls.runtime import CallContext
@@ -247,33 +248,47 @@ class CallManager:
         outcome, detail = ctx.agent.outcome()
         if outcome is None:
             outcome = "no_response" if ctx.silence_timed_out else "no_decision"
-        fields = {
+        fields: dict[str, Any] = {
             "status": "completed",
             "ended_at": datetime.now(UTC),
-            "duration_seconds": round(duration, 1),
             "outcome": outcome,
             "outcome_detail": detail,
             "stage": ctx.agent.stage_name(),
             "end_reason": reason,
             "protocol_errors": protocol_errors,
+            "tokens_used": ctx.tokens_used,
+            "tts_chars": session.player.tts_chars,
+            "asr_seconds": round(session.asr_seconds, 2),
         }
         try:
+            stored = await self.svc.calls.get(call_id) or {}
+            if stored.get("twilio_duration_seconds") is None:  # Twilio's billed figure wins
+                fields["duration_seconds"] = round(duration, 1)
             await self.svc.calls.update(call_id, fields)
-            await self.svc.calls.increment(call_id, {
-                "tokens_used": ctx.tokens_used,
-                "tts_chars": session.player.tts_chars,
-                "asr_seconds": round(session.asr_seconds, 2)})
         except Exception:
             log.exception("call %s: could not store the final state", call_id)
         self.svc.live.unregister(call_id, outcome=outcome, status="completed")
         log.info("call %s finished: %s, outcome %s, %.0f s", call_id, reason, outcome, duration)
-        self.svc.spawn(self._after_call(ctx, duration), name=f"after-{call_id}")
+        self._after_call(EndedCall(ctx.call, duration, ctx.agent, ctx.silence_timed_out))
 
-    async def _after_call(self, ctx: CallContext, duration: float) -> None:
+    async def finish_without_stream(self, call_id: str, status: str) -> None:
+        """A call that ended before (or without) a media stream: busy, no answer, voicemail,
+        a failed dial or a simulated lead that never connected. Tell live followers and run the
+        after-call steps (usage, Excel) as for any other call."""
+        call = await self.svc.calls.get(call_id)
+        if call is None:
+            return
+        duration = float(call.get("duration_seconds") or 0.0)
+        self.svc.live.unregister(call_id, outcome=call.get("outcome"), status=status)
+        log.info("call %s finished without a media stream: %s, outcome %s", call_id, status,
+                 call.get("outcome"))
+        self._after_call(EndedCall(call, duration))
+
+    def _after_call(self, ended: EndedCall) -> None:
         """Slow follow-ups that must not delay the socket: usage, SMS, Excel, summaries."""
         from daemon.calls.aftercall import after_call
 
-        await after_call(self.svc, ctx, duration)
+        self.svc.spawn(after_call(self.svc, ended), name=f"after-{ended.call_id}")
 
     async def shutdown(self) -> None:
         """Daemon stopping: end every live call so its turns are stored and its socket closed."""

@@ -60,9 +60,17 @@ class CallContext:
             self.live_update(stage=turn["stage"])
 
     async def on_reply(self, reply: Any) -> None:
-        self.tokens_used += int(reply.tokens_used or 0)
+        if reply.tokens_used:  # stored per LLM turn (an idempotent $set), so live views see it
+            self.tokens_used += int(reply.tokens_used)
+            self.services.spawn(self._store_tokens(self.tokens_used), name=f"tokens-{self.call_id}")
         if reply.outcome is not None and str(reply.outcome) == "do_not_call" and not self.opted_out:
             await self.opt_out("voice")
+
+    async def _store_tokens(self, total: int) -> None:
+        try:
+            await self.services.calls.update(self.call_id, {"tokens_used": total})
+        except Exception as exc:  # finalise stores the total again
+            log.warning("call %s: could not store tokens_used yet: %s", self.call_id, exc)
 
     async def opt_out(self, source: str) -> None:
         self.opted_out = True

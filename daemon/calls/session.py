@@ -18,7 +18,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -150,6 +150,7 @@ class CallSession:
     def on_dtmf(self, digit: str) -> None:
         if digit == self.ctx.settings.dtmf_optout_digit and not self._ending:
             log.info("call %s: lead pressed %s to opt out", self.ctx.call_id, digit)
+            self._barge_in(f"keypad {digit}")  # stop talking now, not after the current reply
             self._replace_response(self._opt_out_by_dtmf())
 
     # --- turn-taking --------------------------------------------------------------------------
@@ -165,6 +166,7 @@ class CallSession:
             self._asr_tasks[event.seq] = asyncio.create_task(self._transcribe(event))
         elif isinstance(event, TurnEnded):
             self._last_activity = time.monotonic()
+            self._prompted_silence = False  # the lead is back: a later silence asks again
             self._on_turn_ended(event)
         elif isinstance(event, UtteranceDropped):
             self._last_activity = time.monotonic()
@@ -208,7 +210,13 @@ class CallSession:
 
     async def _check_backchannel(self, utt: _Utterance) -> None:
         audio = np.concatenate(utt.frames) if utt.frames else np.zeros(0, np.int16)
-        transcript = await self.ctx.asr.transcribe(audio)
+        try:
+            transcript = await self.ctx.asr.transcribe(audio)
+        except Exception:  # unsure what was said: let the agent go on; long speech still interrupts
+            log.exception("call %s: ASR failed during the barge-in check", self.ctx.call_id)
+            if utt is self._utterance:
+                self.player.resume()
+            return
         if utt is not self._utterance:
             return
         if is_backchannel(transcript.text) or not transcript.text:
@@ -336,11 +344,14 @@ class CallSession:
                                  latency: dict[str, Any] | None, stage: str | None) -> None:
         interrupted = turn.interrupted
         text = turn.played_text() if interrupted else planned
+        started_at = datetime.now(UTC)  # the turn is stored when it ends; it started when heard
+        if turn.first_frame_at is not None:
+            started_at -= timedelta(seconds=time.monotonic() - turn.first_frame_at)
         await self._persist({
             "role": "agent",
             "text": text,
             "planned_text": planned if interrupted else None,
-            "started_at": datetime.now(UTC),
+            "started_at": started_at,
             "interrupted": interrupted,
             "confidence": None,
             "latency_ms": latency,

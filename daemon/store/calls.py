@@ -94,6 +94,15 @@ class CallRepository:
         cursor = self._turns.find({"call_id": call_id}, {"_id": 0}).sort("index", ASCENDING)
         return [t async for t in cursor]
 
+    async def turns_of(self, call_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Turns of several calls in one query, by call id (for listings)."""
+        out: dict[str, list[dict[str, Any]]] = {call_id: [] for call_id in call_ids}
+        cursor = self._turns.find({"call_id": {"$in": call_ids}}, {"_id": 0}).sort(
+            [("call_id", ASCENDING), ("index", ASCENDING)])
+        async for turn in cursor:
+            out[turn["call_id"]].append(turn)
+        return out
+
     async def latencies_since(self, since: datetime) -> list[float]:
         """Total latency of every agent turn since `since` (one query, for usage percentiles)."""
         cursor = self._turns.find({"started_at": {"$gte": since}, "latency_ms.total": {"$ne": None}},

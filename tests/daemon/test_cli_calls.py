@@ -58,6 +58,12 @@ def test_calls_tail_and_show_render(daemon: DaemonProcess, followed: tuple[str, 
     _, call = followed
     listed = json.loads(run_cli(daemon, "calls", "--json").stdout)
     assert call["id"] in [c["id"] for c in listed]
+    mine = next(c for c in listed if c["id"] == call["id"])
+    assert set(mine) >= CALL_KEYS  # listings carry the whole contract shape, turns included
+    assert [t["text"] for t in mine["turns"]] == [t["text"] for t in call["turns"]]
+    with daemon.client() as c:
+        bad = c.get("/api/v1/calls", params={"limit": "ten"})
+    assert bad.status_code == 400 and bad.json()["problems"] == ["limit: not a whole number: 'ten'"]
     table = run_cli(daemon, "calls")
     assert call["id"] in table.stdout
     tail = run_cli(daemon, "tail", call["id"])  # a finished call replays its transcript, then ends
@@ -126,6 +132,20 @@ def test_webhook_adapters_feed_the_agent(daemon: DaemonProcess, followed: tuple[
         assert twilio.status_code == 200 and "SOC2" in json.dumps(twilio.json())
         unknown = c.post("/api/v1/hooks/fax", json={"text": "hello"})
         assert unknown.status_code == 422 and "fax" in json.dumps(unknown.json())
+        # Twilio posts forms; the operator guide wires it to /api/v1/hooks/twilio
+        form = c.post("/api/v1/hooks/twilio", data={"SpeechResult": "Is my data secure?",
+                                                    "CallSid": "CA-form", "auto_reply": "true"})
+        assert form.status_code == 200 and "SOC2" in json.dumps(form.json())
+        # one sender saying goodbye does not end every other conversation
+        bye = c.post("/api/v1/hooks/chat", json={"text": "Take me off your list.",
+                                                 "conversation_id": "lead-a", "auto_reply": True})
+        assert bye.status_code == 200
+        other = c.post("/api/v1/hooks/chat", json={"text": "How much does it cost?",
+                                                   "conversation_id": "lead-b", "auto_reply": True})
+        assert "$499" in other.json()["reply"]
+        again = c.post("/api/v1/hooks/chat", json={"text": "How much does it cost?",
+                                                   "conversation_id": "lead-a", "auto_reply": True})
+        assert "$499" in again.json()["reply"]  # a finished conversation starts afresh
         events = c.get("/api/v1/memory", params={"types": "webhook"}).json()["events"]
     assert events, "webhook payloads are logged to memory"
 

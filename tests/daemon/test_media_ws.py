@@ -155,3 +155,57 @@ def test_hostile_frames_do_not_end_the_call_and_a_drop_finalises_it(ready: Daemo
     answers = [text for role, text in roles[roles.index(("lead", lead[0])):] if role == "agent"]
     assert answers and "$499" in answers[0], roles
     assert "bad frame skipped" in ready.log()
+
+
+def test_a_backchannel_over_the_agent_does_not_interrupt(ready: DaemonProcess) -> None:
+    """"Okay." while the greeting plays: no `clear`, no lead turn, the greeting is not cut."""
+    call_id, token = _new_call(ready, "+14155553003")
+    okay = _speech("Okay.")
+    sid = "MZ" + "a" * 32
+
+    async def run() -> list[dict[str, Any]]:
+        received: list[dict[str, Any]] = []
+        echo = asyncio.Event()  # a phone echoes marks once the audio has played; hold them first
+        held: list[str] = []
+        async with websockets.connect(_ws_url(ready), max_size=None) as ws:
+
+            async def reader() -> None:
+                async for raw in ws:
+                    message = json.loads(raw)
+                    received.append(message)
+                    if message["event"] == "mark":
+                        held.append(message["mark"]["name"])
+                    if echo.is_set():
+                        while held:
+                            await ws.send(codec.twilio_mark(sid, 0, held.pop(0)))
+
+            task = asyncio.create_task(reader())
+            await ws.send(codec.twilio_connected())
+            await ws.send(_start(call_id, token))
+            frames = [SILENCE] * 50 + okay + [SILENCE] * 100
+            start = time.monotonic()
+            for i, frame in enumerate(frames):
+                await ws.send(_media(i + 2, frame))
+                delay = start + (i + 1) * 0.02 - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            echo.set()  # the greeting has now "played": release the marks
+            while held:
+                await ws.send(codec.twilio_mark(sid, 0, held.pop(0)))
+            await asyncio.sleep(1.0)
+            await ws.send(codec.twilio_stop(sid, 999, "AC" + "c" * 32, "CA" + "b" * 32))
+            await asyncio.sleep(0.5)
+            task.cancel()
+        return received
+
+    received = asyncio.run(run())
+    assert any(m["event"] == "media" for m in received)
+    assert not any(m["event"] == "clear" for m in received), "a backchannel must not barge in"
+    deadline = time.monotonic() + 20
+    call = _call(ready, call_id)
+    while call["status"] != "completed" and time.monotonic() < deadline:
+        time.sleep(0.2)
+        call = _call(ready, call_id)
+    greeting = call["turns"][0]
+    assert greeting["role"] == "agent" and not greeting["interrupted"], call["turns"]
+    assert [t for t in call["turns"] if t["role"] == "lead"] == [], call["turns"]

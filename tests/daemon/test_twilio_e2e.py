@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -160,17 +163,49 @@ def test_status_callbacks_are_idempotent_and_final(
     assert done.status_code == 204
     call = _call(twilio_daemon, outbound["id"])
     assert call["status"] == "completed" and call["ended_at"]
+    assert call["duration_seconds"] == 42  # Twilio's billed duration wins over our clock
+    # a late, out-of-order callback is recorded but does not reopen a finished call
+    late = _signed_post(twilio_daemon, "/twilio/status", {**base, "CallStatus": "in-progress"})
+    assert late.status_code == 204
+    assert _call(twilio_daemon, outbound["id"])["status"] == "completed"
 
 
 def test_busy_is_recorded_as_the_outcome(twilio_daemon: DaemonProcess, prism: PrismServer) -> None:
     with twilio_daemon.client() as c:
         call = c.post("/api/v1/calls", json={"phone": "+12125551234", "force": True}).json()
     sid = call["call_sid"]
+    subscribed = threading.Event()
+    events: list[dict[str, Any]] = []
+    follower = threading.Thread(target=_follow_live, args=(twilio_daemon, call["id"], subscribed, events))
+    follower.start()
+    assert subscribed.wait(10)
     r = _signed_post(twilio_daemon, "/twilio/status", {"CallSid": sid, "AccountSid": ACCOUNT,
                                                        "CallStatus": "busy"})
     assert r.status_code == 204
+    follower.join(20)
+    # a call that never streamed still ends for its live followers (tail, --follow, ops)
+    assert not follower.is_alive() and events[-1]["type"] == "call_ended"
+    assert events[-1]["call"]["outcome"] == "busy"
     stored = _call(twilio_daemon, call["id"])
     assert stored["status"] == "busy" and stored["outcome"] == "busy"
+    deadline = time.monotonic() + 20
+    while not stored.get("workbook") and time.monotonic() < deadline:  # after-call steps ran
+        time.sleep(0.2)
+        stored = _call(twilio_daemon, call["id"])
+    assert stored["workbook"] and Path(stored["workbook"]).exists()
+
+
+def _follow_live(daemon: DaemonProcess, call_id: str, subscribed: threading.Event,
+                 events: list[dict[str, Any]]) -> None:
+    with daemon.client() as c, c.stream("GET", "/api/v1/calls/live", params={"call_id": call_id},
+                                        timeout=30) as response:
+        for line in response.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            events.append(json.loads(line[5:]))
+            subscribed.set()
+            if events[-1]["type"] == "call_ended":
+                return
 
 
 def test_inbound_call_gets_the_active_strategy(twilio_daemon: DaemonProcess) -> None:

@@ -6,8 +6,6 @@ fast; the console finds the daemon and the token exactly as the other commands d
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,13 +13,12 @@ import typer
 from scrappy_cli.app import app
 from scrappy_cli.client import DEFAULT_URL, find_token, setting
 
-SCENARIOS_DIR = Path(__file__).resolve().parents[1] / "strategies" / "scenarios"
-
 
 def scenario_names() -> list[str]:
-    """Scenario names for the simulated-call dialog, read from the repo's scenario folder."""
-    folder = Path(os.environ.get("SCRAPPY_SCENARIOS_DIR") or SCENARIOS_DIR)
-    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    """Scenario names for the simulated-call dialog (the shipped scenario folder)."""
+    from daemon.simulate.scenario import list_scenarios
+
+    return list_scenarios()
 
 
 @app.command()

@@ -26,7 +26,6 @@ from scrappy_cli import render
 from scrappy_cli.app import EXIT_ERROR, api_errors, app
 from scrappy_cli.client import DEFAULT_URL, DaemonClient, find_token, setting
 
-REPO_STRATEGIES = Path(__file__).resolve().parents[1] / "strategies"
 DEMO_PHONE = "+14155550123"
 
 
@@ -98,9 +97,10 @@ def demo(
     scenario: Annotated[str, typer.Option(help="Simulated lead scenario.")] = "pricing_then_demo",
 ) -> None:
     """Rehearse a whole call locally: daemon, strategy, simulated lead, transcript, Excel."""
+    from daemon.bundled import strategies_dir
     from scrappy_cli.cmd_calls import _follow
 
-    path = strategy or REPO_STRATEGIES / "enterprise_saas.json"
+    path = strategy or strategies_dir() / "enterprise_saas.json"
     started = time.monotonic()
     with _daemon() as (url, token), api_errors(), DaemonClient(url, token) as client:
         doc = client.post("/api/v1/strategies", content=path.read_bytes(),

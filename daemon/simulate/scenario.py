@@ -41,12 +41,7 @@ from pydantic import (
 )
 
 from agentcore.state import Outcome, Stage
-
-SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "strategies" / "scenarios"
-"""Where named scenarios live in a source checkout (the package sits next to `strategies/`)."""
-
-SCENARIOS_DIR_ENV = "SCRAPPY_SCENARIOS_DIR"
-"""Optional override of `SCENARIOS_DIR`, for installs that do not ship the source tree."""
+from daemon.bundled import scenarios_dir
 
 DEFAULT_SCENARIO = "pricing_then_demo"
 
@@ -236,12 +231,6 @@ class ScenarioError(ValueError):
         super().__init__(f"{source}: " + "; ".join(problems))
         self.source = source
         self.problems = problems
-
-
-def scenarios_dir() -> Path:
-    """The directory named scenarios are read from (`SCRAPPY_SCENARIOS_DIR` wins)."""
-    override = os.environ.get(SCENARIOS_DIR_ENV)
-    return Path(override) if override else SCENARIOS_DIR
 
 
 def list_scenarios(directory: Path | None = None) -> list[str]:

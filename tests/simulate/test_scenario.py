@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from daemon.bundled import scenarios_dir
 from daemon.simulate.scenario import (
-    SCENARIOS_DIR,
     BargeInStep,
     DtmfStep,
     HangupStep,
@@ -45,7 +45,7 @@ def test_every_required_scenario_ships() -> None:
     assert REQUIRED <= set(list_scenarios())
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in SCENARIOS_DIR.glob("*.json")))
+@pytest.mark.parametrize("name", sorted(p.stem for p in scenarios_dir().glob("*.json")))
 def test_scenario_file_loads_and_is_named_after_its_file(name: str) -> None:
     scenario = load_scenario(name)
     assert scenario.name == name

@@ -198,8 +198,9 @@ class CallManager:
         brain = CallBrain.create(self.svc, call, strategy_doc["_id"], strategy)
         speech = self.svc.speech
         # open the provider connection (ElevenLabs WebSocket) while the greeting plays
-        self.svc.spawn(speech.tts.warm_connection(strategy.persona.voice_id), name=f"warm-{call_id}",
-                       essential=False)
+        persona = strategy.persona
+        self.svc.spawn(speech.tts.warm_connection(persona.voice_id, persona.locale),
+                       name=f"warm-{call_id}", essential=False)
 
         async def hang_up(reason: str) -> None:
             if not call.get("simulated") and call.get("call_sid") and self.svc.telephony:

@@ -196,8 +196,8 @@ class ElevenLabsWsTTS(_ElevenLabsBase):
             return None
         return ws
 
-    async def warm_connection(self, voice_id: str | None = None) -> None:
-        url = self.url(voice_id)
+    async def warm_connection(self, voice_id: str | None = None, locale: str = "en-US") -> None:
+        url = self.url(voice_id, locale)  # the same URL stream() will ask for
         self._keep_warm.add(url)
         if url not in self._warm:
             self._warm[url] = await self._connect(url)

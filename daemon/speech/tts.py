@@ -112,7 +112,8 @@ class TTSBackend(ABC):
         results = await asyncio.gather(*(one(t) for t in unique))
         return sum(results)
 
-    async def warm_connection(self, voice_id: str | None = None) -> None:  # noqa: B027 - optional hook
+    async def warm_connection(  # noqa: B027 - optional hook
+            self, voice_id: str | None = None, locale: str = "en-US") -> None:
         """Open provider connections before they are needed (call start). No-op by default."""
 
     async def warmup(self) -> None:  # noqa: B027 - optional hook
@@ -170,8 +171,10 @@ class FallbackTTS(TTSBackend):
                 async with aclosing(link.stream(text, voice, voice_id, locale)) as chunks:
                     async with asyncio.timeout(self._first_audio_timeout_s):
                         first = await anext(chunks, None)
-                    if first is None:
-                        return
+                    if first is None:  # silence is a failure too, unless no one else can speak
+                        if index == last:
+                            return
+                        raise RuntimeError("no audio")
                     yielded = True
                     yield first
                     async for chunk in chunks:
@@ -206,10 +209,10 @@ class FallbackTTS(TTSBackend):
     def cache_id(self, voice_id: str | None = None) -> str:
         return self.links[0].cache_id(voice_id)
 
-    async def warm_connection(self, voice_id: str | None = None) -> None:
+    async def warm_connection(self, voice_id: str | None = None, locale: str = "en-US") -> None:
         for link in self.links:
             try:
-                await link.warm_connection(voice_id)
+                await link.warm_connection(voice_id, locale)
             except Exception as exc:  # warming is best effort; stream() falls back anyway
                 log.warning("TTS %s could not pre-connect: %s", link.name, exc)
 

@@ -190,8 +190,8 @@ class CachedTTS(TTSBackend):
     def cache_id(self, voice_id: str | None = None) -> str:
         return self.backend.cache_id(voice_id)
 
-    async def warm_connection(self, voice_id: str | None = None) -> None:
-        await self.backend.warm_connection(voice_id)
+    async def warm_connection(self, voice_id: str | None = None, locale: str = "en-US") -> None:
+        await self.backend.warm_connection(voice_id, locale)
 
     async def warmup(self) -> None:
         await self.backend.warmup()

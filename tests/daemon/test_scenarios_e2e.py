@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.daemon_proc import REPO, DaemonProcess
+from tests.wer import word_error_rate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.audio]
 
@@ -85,6 +86,19 @@ def test_scenario_meets_its_expectations(finished_calls: dict[str, dict[str, Any
     for turn in agent_turns[1:]:
         if turn["latency_ms"] is not None and not turn["interrupted"]:
             assert turn["latency_ms"]["total"] is not None and turn["latency_ms"]["total"] > 0
+    # the agent's reply audio, transcribed back by the lead, says what the brain decided
+    for result in call["simulation"]["expectations"]:
+        assert result["met"] is True, (result, context)
+    # what the lead said reached the transcript (small ASR slips allowed)
+    for line in _spoken_lines(name):
+        best = min((word_error_rate(line, t["text"]) for t in lead_turns), default=1.0)
+        assert best <= 0.35, (line, context)
+
+
+def _spoken_lines(name: str) -> list[str]:
+    data = json.loads((REPO / "strategies" / "scenarios" / f"{name}.json").read_text("utf-8"))
+    return [step.get("say") or step.get("barge_in") for step in data["steps"]
+            if step.get("say") or step.get("barge_in")]
 
 
 def test_pricing_answer_comes_from_the_strategy(finished_calls: dict[str, dict[str, Any]]) -> None:

@@ -200,3 +200,13 @@ async def test_last_link_failure_propagates(fake_elevenlabs: FakeElevenLabs) -> 
             await chain.synthesize("Hello.", VOICE)
     finally:
         await chain.close()
+
+
+async def test_websocket_prewarmed_for_the_personas_locale(fake_elevenlabs: FakeElevenLabs) -> None:
+    tts = ws(fake_elevenlabs)
+    try:
+        await tts.warm_connection(locale="en-IN")  # the call start of an en-IN persona
+        assert await tts.synthesize("Namaste.", VOICE, locale="en-IN") == fake_elevenlabs.audio
+    finally:
+        await tts.close()
+    assert fake_elevenlabs.ws_sessions[0].connection_index == 0  # the warm socket was used

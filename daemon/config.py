@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     asr_min_rms: float = Field(default=200.0, ge=0)
     asr_min_utterance_ms: int = Field(default=250, ge=0)
     asr_max_silence_ms: int = Field(default=700, ge=100)
+    asr_speculative_pause_ms: int = Field(default=180, ge=80)  # = max silence: silence-only turns
     asr_workers: int = Field(default=2, ge=1)
     asr_cpu_threads: int = Field(default=2, ge=1)
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)

@@ -88,12 +88,13 @@ class TurnConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: int) -> TurnConfig:
-        """The operator's ASR_MIN_UTTERANCE_MS / ASR_MAX_SILENCE_MS with our other defaults."""
+        """The operator's ASR_MIN_UTTERANCE_MS / ASR_MAX_SILENCE_MS / ASR_SPECULATIVE_PAUSE_MS
+        with our other defaults."""
         max_silence = settings.asr_max_silence_ms
         values: dict[str, int] = {
             "min_utterance_ms": settings.asr_min_utterance_ms,
             "max_silence_ms": max_silence,
-            "speculative_pause_ms": min(cls.speculative_pause_ms, max_silence),
+            "speculative_pause_ms": min(settings.asr_speculative_pause_ms, max_silence),
             "hangover_ms": min(cls.hangover_ms, max_silence // 2),
         }
         values.update(overrides)

@@ -332,6 +332,12 @@ def test_config_from_settings(max_silence: int) -> None:
     assert config.speculative_pause_ms <= max_silence
 
 
+def test_speculative_pause_is_configurable_up_to_silence_only() -> None:
+    assert TurnConfig.from_settings(Settings(asr_speculative_pause_ms=250)).speculative_pause_ms == 250
+    silence_only = TurnConfig.from_settings(Settings(asr_speculative_pause_ms=5000))
+    assert silence_only.speculative_pause_ms == silence_only.max_silence_ms == 700
+
+
 # --- property: any speech pattern, any ASR timing -------------------------------------------
 
 

@@ -168,8 +168,8 @@ class Moves:
                 index = _ORDINALS.get(word)
                 if index is not None and -len(slots) <= index < len(slots):
                     return slots[index]
-            scored = [(len(set(tokens(s)) & set(words)) + _part_of_day_match(s, words), -i, s)
-                      for i, s in enumerate(slots)]
+            scored = [(len(set(tokens(s)) & set(words)) + _part_of_day_match(s, words)
+                       + _hour_match(s, words), -i, s) for i, s in enumerate(slots)]
             best = max(scored)  # ties go to the slot offered first
             if best[0] >= 2 or (best[0] == 1 and intent.when):
                 return best[2]
@@ -241,6 +241,23 @@ def _slot_hour(slot: str) -> int | None:
         return None
     hour = int(match.group(1)) % 12
     return hour + 12 if match.group(2) == "pm" else hour
+
+
+_HOUR_WORDS = {w: h for h, w in enumerate(
+    "twelve one two three four five six seven eight nine ten eleven".split())}
+
+
+def _hour_match(slot: str, words: list[str]) -> int:
+    """1 when the lead names the slot's hour ("four", "4", "4pm" for a 4pm slot)."""
+    hour = _slot_hour(slot)
+    if hour is None:
+        return 0
+    for word in words:
+        match = re.fullmatch(r"(\d{1,2})(?::\d{2})?(?:am|pm)?", word)
+        said = int(match.group(1)) if match else _HOUR_WORDS.get(word)
+        if said is not None and said % 12 == hour % 12:
+            return 1
+    return 0
 
 
 def _part_of_day_match(slot: str, words: list[str]) -> int:

@@ -29,7 +29,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from agentcore.tone import VoiceSettings
 from daemon.media import mulaw
 from daemon.simulate.audio import SpokenLine, build_line
-from daemon.simulate.expect import evaluate_expectations
+from daemon.simulate.expect import evaluate_expectations, keyword_heard
 from daemon.simulate.phone import PhoneLine
 from daemon.simulate.playback import HeardTurn, Playout
 from daemon.simulate.report import AgentTurnReport, LeadReport, LineReport, WallClock
@@ -120,6 +120,9 @@ class SimulatedLead:
         self._clock = WallClock()
         self._phone: PhoneLine | None = None
         self._lines: dict[int, asyncio.Future[SpokenLine]] = {}
+        self._choices: dict[int, list[asyncio.Future[SpokenLine]]] = {}  # a say step's if_heard
+        self._last_turn: tuple[AgentTurnReport, bytes] | None = None
+        self._live: dict[int, asyncio.Task[None]] = {}  # agent turn index -> its transcription
         self._step_times: dict[int, tuple[float, float]] = {}
         self._asr_tasks: set[asyncio.Task[None]] = set()
 
@@ -195,9 +198,11 @@ class SimulatedLead:
             if phone.closed.is_set():
                 return
             if isinstance(step, SayStep):
-                await self._speak(phone, index, step, await self._await_cue(phone, step.wait_for))
+                waited = await self._await_cue(phone, step.wait_for)
+                await self._speak(phone, index, step, waited, *await self._choose(index, step))
             elif isinstance(step, BargeInStep):
-                await self._speak(phone, index, step, await self._await_turn(phone, step.after_ms))
+                waited = await self._await_turn(phone, step.after_ms)
+                await self._speak(phone, index, step, waited, step.barge_in, self._lines[index])
             elif isinstance(step, SilenceStep):
                 self._stamp(index)
                 await phone.wait_until(lambda: False, step.seconds)
@@ -248,16 +253,48 @@ class SimulatedLead:
             await phone.wait_until(lambda: False, delay)
         return 1000.0 * (time.monotonic() - started), not ok and not phone.closed.is_set()
 
+    async def _choose(
+        self, index: int, step: SayStep
+    ) -> tuple[str, asyncio.Future[SpokenLine], str | None]:
+        """The line to say: the first `if_heard` choice whose keyword the lead caught in the
+        agent's last turn (transcribed now), else the step's own line."""
+        default = (step.say, self._lines[index], None)
+        if not step.if_heard or self._asr is None or self._last_turn is None:
+            return default
+        heard = await self._hear_now(*self._last_turn)
+        for choice, line in zip(step.if_heard, self._choices[index], strict=True):
+            keyword = next((k for k in choice.heard if keyword_heard(k, heard)), None)
+            if keyword is not None:
+                return choice.say, line, keyword
+        return default
+
+    async def _hear_now(self, turn: AgentTurnReport, audio: bytes) -> str:
+        """The transcript of one agent turn, now (it is not transcribed again after the call)."""
+        assert self._asr is not None
+        if turn.transcript is None:
+            task = self._live.get(turn.index)
+            if task is None:
+                self._unheard = [(t, a) for t, a in self._unheard if t is not turn]
+                task = asyncio.create_task(self._transcribe(self._asr, turn, audio))
+                self._live[turn.index] = task
+            await asyncio.shield(task)
+        return turn.transcript or ""
+
     async def _speak(
-        self, phone: PhoneLine, index: int, step: SpeechStep, waited: tuple[float, bool]
+        self,
+        phone: PhoneLine,
+        index: int,
+        step: SpeechStep,
+        waited: tuple[float, bool],
+        text: str,
+        line: asyncio.Future[SpokenLine],
+        chosen_by: str | None = None,
     ) -> None:
-        spoken = await self._lines[index]
+        spoken = await line
         if phone.closed.is_set():
             return
-        if isinstance(step, SayStep):
-            report = LineReport(index, "say", step.say, audio_ms=spoken.duration_ms)
-        else:
-            report = LineReport(index, "barge_in", step.barge_in, audio_ms=spoken.duration_ms)
+        kind: Literal["say", "barge_in"] = "say" if isinstance(step, SayStep) else "barge_in"
+        report = LineReport(index, kind, text, audio_ms=spoken.duration_ms, chosen_by=chosen_by)
         report.waited_ms, report.wait_timed_out = round(waited[0], 1), waited[1]
         self.report.lines.append(report)
         done = phone.speak(spoken, report)
@@ -269,18 +306,24 @@ class SimulatedLead:
         """Synthesise every line up front, in order, so each is ready when its cue comes."""
         loop = asyncio.get_running_loop()
         order = [(i, s) for i, s in enumerate(self.scenario.steps) if isinstance(s, SpeechStep)]
-        for index, _ in order:
-            self._lines[index] = loop.create_future()
         for index, step in order:
-            try:
-                if isinstance(step, SayStep):
-                    parts, pause = list(step.split()), step.pause_ms_inside or 0
-                else:
-                    parts, pause = [step.barge_in], 0
-                audio = [await self._tts.synthesize(p, self._voice) for p in parts if p]
-                self._lines[index].set_result(build_line(audio, pause))
-            except Exception as exc:  # handed to the step that needs this line
-                self._lines[index].set_exception(exc)
+            self._lines[index] = loop.create_future()
+            if isinstance(step, SayStep):
+                self._choices[index] = [loop.create_future() for _ in step.if_heard]
+        for index, step in order:
+            if isinstance(step, SayStep):
+                await self._synthesise(self._lines[index], list(step.split()), step.pause_ms_inside or 0)
+                for choice, future in zip(step.if_heard, self._choices[index], strict=True):
+                    await self._synthesise(future, [choice.say], 0)
+            else:
+                await self._synthesise(self._lines[index], [step.barge_in], 0)
+
+    async def _synthesise(self, into: asyncio.Future[SpokenLine], parts: list[str], pause: int) -> None:
+        try:
+            audio = [await self._tts.synthesize(p, self._voice) for p in parts if p]
+            into.set_result(build_line(audio, pause))
+        except Exception as exc:  # handed to the step that needs this line
+            into.set_exception(exc)
 
     # --- what the lead heard ---------------------------------------------------------------
 
@@ -298,6 +341,7 @@ class SimulatedLead:
             underrun_ms=round(1000.0 * heard.underrun_s, 1),
         )
         self.report.agent_turns.append(turn)
+        self._last_turn = (turn, heard.audio)
         self._emit(
             "agent_turn", index=turn.index, audio_ms=turn.audio_ms, interrupted=turn.interrupted
         )
@@ -307,6 +351,7 @@ class SimulatedLead:
             self._unheard.append((turn, heard.audio))
             return
         task = asyncio.create_task(self._transcribe(self._asr, turn, heard.audio))
+        self._live[turn.index] = task
         self._asr_tasks.add(task)
         task.add_done_callback(self._asr_tasks.discard)
 

@@ -50,6 +50,7 @@ class LineReport:
     over_agent: bool = False  # agent audio was playing when the line started
     voice_to_voice_ms: float | None = None  # ended_at -> first agent media frame after it
     clear_after_ms: float | None = None  # started_at -> first `clear` received after it
+    chosen_by: str | None = None  # the keyword heard that picked this `if_heard` line
 
 
 @dataclass

@@ -7,6 +7,7 @@ names it::
 
     {"say": "How much does it cost?", "expect_any": ["499", "month"]}
     {"say": "Honestly, I, I think so.", "pause_ms_inside": 400, "pause_at": "Honestly, I,"}
+    {"say": "Morning works.", "if_heard": [{"heard": ["4pm", "four"], "say": "Four works."}]}
     {"barge_in": "Sorry, is this a sales call?", "after_ms": 1200}
     {"silence": {"seconds": 30}}          (or the shorthand {"silence": 30})
     {"dtmf": "9"}
@@ -62,13 +63,26 @@ class LeadInfo(_Strict):
     phone: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="E.164")
 
 
+class HeardChoice(_Strict):
+    """Another line for a `say` step, chosen when the agent's last turn mentioned a keyword."""
+
+    heard: tuple[str, ...] = Field(min_length=1)
+    say: str = Field(min_length=1, max_length=500)
+
+
 class SayStep(_Strict):
-    """Speak one line, normally after the agent has finished its turn."""
+    """Speak one line, normally after the agent has finished its turn.
+
+    With `if_heard`, the lead first transcribes the agent's turn it just heard and says the
+    first choice whose keywords it caught, else `say`: how it answers depends on what the agent
+    actually said (e.g. which demo slot it offered).
+    """
 
     kind: ClassVar[str] = "say"
     say: str = Field(min_length=1, max_length=500)
     wait_for: WaitFor = "agent_done"
     expect_any: tuple[str, ...] = ()
+    if_heard: tuple[HeardChoice, ...] = ()
     pause_ms_inside: int | None = Field(default=None, ge=1, le=5000)
     pause_at: str | None = Field(
         default=None,
@@ -222,6 +236,12 @@ class Scenario(_Strict):
     def lines(self) -> list[SpeechStep]:
         """The steps the lead speaks, in order (what the TTS must synthesise)."""
         return [s for s in self.steps if isinstance(s, SayStep | BargeInStep)]
+
+    @model_validator(mode="after")
+    def _choices_need_ears(self) -> Scenario:
+        if not self.listen and any(isinstance(s, SayStep) and s.if_heard for s in self.steps):
+            raise ValueError("if_heard needs listen: true (the lead must transcribe the agent)")
+        return self
 
 
 class ScenarioError(ValueError):

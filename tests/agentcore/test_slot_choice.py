@@ -16,6 +16,8 @@ STRATEGY = parse_strategy((REPO / "strategies" / "enterprise_saas.json").read_by
     ("Tomorrow afternoon is better.", "tomorrow at 4pm"),
     ("Thursday works.", "Thursday at 10am"),
     ("The first one, please.", "tomorrow at 11am"),
+    ("Tomorrow at four works for me.", "tomorrow at 4pm"),  # the hour, as a word
+    ("Tomorrow at 4 p.m. please.", "tomorrow at 4pm"),
 ])
 async def test_lead_picks_the_slot(answer: str, slot: str) -> None:
     agent = SalesAgent(STRATEGY)

@@ -336,6 +336,50 @@ async def test_agent_hangs_up_after_a_key_press_and_the_lead_hears_it(
     assert {"connected", "dtmf", "agent_turn", "agent_heard", "hangup"} <= set(events)
 
 
+@pytest.mark.parametrize(("offer", "expected", "chosen_by"), [
+    ("I can do Thursday at ten or Friday at nine.", "Thursday is best.", "thursday"),
+    ("I can do Friday at nine.", "Friday then.", "friday"),
+    ("Would next week suit you?", "Any time works.", None),
+])
+async def test_the_lead_answers_by_what_it_heard(
+    piper: PiperTTS, offer: str, expected: str, chosen_by: str | None
+) -> None:
+    from daemon.speech.asr import FasterWhisperASR
+
+    offered = await piper.synthesize(offer, VoiceSettings())
+
+    async def agent(fake: FakeDaemon) -> None:
+        await fake.until(lambda: any(isinstance(e, codec.Start) for e in fake.events))
+        await fake.send_audio(offered)
+        await fake.send_mark("offer")
+        await fake.until_lead_finishes_a_line(after=2)
+        await fake.send_audio(tone(300))
+        await fake.send_mark("ok")
+
+    plan = scenario(
+        {"say": "Any time works.", "if_heard": [
+            {"heard": ["thursday"], "say": "Thursday is best."},
+            {"heard": ["friday"], "say": "Friday then."}]},
+        {"hangup": True},
+        listen=True,
+    )
+    asr = FasterWhisperASR()
+    try:
+        async with fake_daemon(agent) as (fake, url):
+            report = await run_lead(url, plan, piper, asr=asr)
+    finally:
+        asr.close()
+    assert fake.failure is None and report.error is None
+    (line,) = report.lines
+    assert (line.text, line.chosen_by) == (expected, chosen_by), report.agent_turns[0].transcript
+    assert report.agent_turns[0].transcript  # heard during the call, not transcribed twice
+
+
+def test_choices_need_a_listening_lead() -> None:
+    with pytest.raises(ValueError, match="if_heard needs listen"):
+        scenario({"say": "A", "if_heard": [{"heard": ["x"], "say": "B"}]}, listen=False)
+
+
 async def test_a_refused_connection_is_reported_not_raised(piper: PiperTTS) -> None:
     async with serve(lambda ws: ws.close(), "127.0.0.1", 0) as server:
         port = server.sockets[0].getsockname()[1]

@@ -189,10 +189,13 @@ def test_a_backchannel_over_the_agent_does_not_interrupt(ready: DaemonProcess) -
                 delay = start + (i + 1) * 0.02 - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            echo.set()  # the greeting has now "played": release the marks
+            echo.set()  # from now on marks go back as they come: release the held ones
             while held:
                 await ws.send(codec.twilio_mark(sid, 0, held.pop(0)))
-            await asyncio.sleep(1.0)
+            count, deadline = -1, time.monotonic() + 30
+            while count != len(received) and time.monotonic() < deadline:
+                count = len(received)  # the rest of the greeting: wait for 1.5 s of quiet
+                await asyncio.sleep(1.5)
             await ws.send(codec.twilio_stop(sid, 999, "AC" + "c" * 32, "CA" + "b" * 32))
             await asyncio.sleep(0.5)
             task.cancel()

@@ -88,7 +88,12 @@ def normalise(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    return [_stem(t) for t in normalise(text).split()[:MAX_TOKENS]]
+    return stems(text)[:MAX_TOKENS]
+
+
+def stems(text: str) -> list[str]:
+    """Every word of `text`, normalised and stemmed (`tokens` stops at MAX_TOKENS)."""
+    return [_stem(t) for t in normalise(text).split()]
 
 
 @dataclass(frozen=True)

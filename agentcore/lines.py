@@ -43,6 +43,8 @@ DONT_KNOW = (
 ACK = "Got it, thanks."
 DISCOVERY_ACK = "Thanks, that's helpful."
 ALREADY_SAID = "As I mentioned, "
+CANNOT_CONFIRM = ("I don't want to guess about {thing} specifically, so I'll check with our team "
+                  "and follow up.")
 HI_AGAIN = "Hi, can you hear me? This is {first} from {company}."
 DO_NOT_CALL = (
     "Understood. I'll make sure we don't call you again. "

@@ -13,8 +13,11 @@ outcome either way.
 
 from __future__ import annotations
 
+import json
+import re
+
 from agentcore import lines as L
-from agentcore.intents import Intent, IntentClassifier
+from agentcore.intents import Intent, IntentClassifier, normalise, stems
 from agentcore.moves import SLOT_ANSWERS, Moves, PlaybookState, Turn, lower_first
 from agentcore.state import Action, Outcome, Reply, Stage
 from agentcore.strategy import Strategy
@@ -36,6 +39,7 @@ class Playbook(Moves):
         self.voice = L.Voice.of(strategy)
         self.classifier = IntentClassifier(strategy)
         self.booking_goal = L.has_booking_goal(strategy)
+        self.known_words = frozenset(stems(json.dumps(strategy.to_document())))
         self.feedback_goal = L.wants_feedback(strategy)
 
     # --- public -------------------------------------------------------------------------------
@@ -186,6 +190,9 @@ class Playbook(Moves):
 
     def _on_faq(self, turn: Turn, intent: Intent, text: str) -> None:
         faqs = self.strategy.scripts.faqs
+        unconfirmed = unconfirmed_subject(text, self.known_words)
+        if unconfirmed:  # "Do you integrate with SAP?" and the strategy never names SAP
+            turn.say(L.CANNOT_CONFIRM.format(thing=unconfirmed))
         for key in [intent.key or "", *intent.others("faq")][:2]:
             if key not in faqs:
                 continue
@@ -284,3 +291,27 @@ class Playbook(Moves):
         else:
             st.awaiting = "callback_offer"
             turn.say(L.BAD_LINE)
+
+
+# what a lead asks us to work with: "integrate with SAP", "support Outlook", "sync into Zoho"
+_ASKED_FOR = frozenset({"with", "support", "supports", "into"})
+_FILLER = frozenset({"it", "that", "this", "our", "my", "your", "the", "a", "an", "us", "me",
+                     "them", "you", "we", "please", "too", "also", "as", "well", "both"})
+
+
+def unconfirmed_subject(text: str, known_words: frozenset[str]) -> str | None:
+    """The thing a question asks about, when the strategy never mentions it (else None).
+
+    The playbook answers only from the strategy, so for "Do you integrate with SAP?" it must
+    not let the integrations FAQ sound like a yes: it says it cannot confirm SAP and will
+    follow up, then gives what the strategy does say.
+    """
+    words = normalise(text).split()
+    starts = [i for i, w in enumerate(words) if w in _ASKED_FOR]
+    if not starts:
+        return None
+    subject = [w for w in words[starts[-1] + 1:][:4] if w not in _FILLER][:3]
+    if not subject or all(t in known_words for t in stems(" ".join(subject))):
+        return None
+    as_written = re.search(r"\s+".join(re.escape(w) for w in subject), text, re.IGNORECASE)
+    return as_written.group(0) if as_written else " ".join(subject)

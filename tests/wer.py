@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from daemon.speech.asr import normalise_text
 
+_NUMBERS = {w: str(n) for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split())}
 
-def word_error_rate(reference: str, hypothesis: str) -> float:
-    """Word-level Levenshtein distance over the reference length."""
-    ref, hyp = normalise_text(reference).split(), normalise_text(hypothesis).split()
+
+def _words(text: str) -> list[str]:
+    """Normalised words, with small numbers as digits (Whisper writes "ten" as "10")."""
+    return [_NUMBERS.get(w, w) for w in normalise_text(text).split()]
+
+
+def word_errors(reference: str, hypothesis: str) -> int:
+    """Word-level Levenshtein distance: substitutions, insertions and deletions."""
+    ref, hyp = _words(reference), _words(hypothesis)
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         prev, row[0] = row[0], i
         for j, h in enumerate(hyp, 1):
             prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1] / max(len(ref), 1)
+    return row[-1]
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    """Word errors over the reference length."""
+    return word_errors(reference, hypothesis) / max(len(_words(reference)), 1)

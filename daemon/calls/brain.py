@@ -132,12 +132,16 @@ class BrainService:
         await self.memory.log_event(MemoryEvent("fallback_triggered", {"stage": "tts", "reason": reason},
                                                 source="speech", importance=2))
 
-    def _new_agent(self, doc: dict[str, Any], **extra: Any) -> SalesAgent:
-        s = self.svc.settings
-        return SalesAgent(StrategyRepository.model(doc), strategy_id=doc["_id"], llm=self.llm,
-                          memory=self.memory, strategy_store=self.strategy_store,
-                          messenger=self.messenger(), crm=self.crm,
-                          reply_deadline_seconds=s.llm_reply_deadline_seconds, **extra)
+    def new_agent(self, strategy: Strategy, strategy_id: str, **per_call: Any) -> SalesAgent:
+        """A `SalesAgent` wired to the daemon's LLM, memory, strategy store, SMS and CRM."""
+        return SalesAgent(strategy, strategy_id=strategy_id, llm=self.llm, memory=self.memory,
+                          strategy_store=self.strategy_store, messenger=self.messenger(),
+                          crm=self.crm,
+                          reply_deadline_seconds=self.svc.settings.llm_reply_deadline_seconds,
+                          **per_call)
+
+    def _agent_for(self, doc: dict[str, Any]) -> SalesAgent:
+        return self.new_agent(StrategyRepository.model(doc), doc["_id"])
 
     async def _hook_agent(self, conversation: str) -> SalesAgent | None:
         """The agent for one webhook conversation on the active strategy.
@@ -152,7 +156,7 @@ class BrainService:
         key = (str(doc["_id"]), conversation)
         agent = self._hook_agents.pop(key, None)
         if agent is None or agent.stage is Stage.ENDED:
-            agent = self._new_agent(doc)
+            agent = self._agent_for(doc)
         self._hook_agents[key] = agent  # re-inserted: newest last
         while len(self._hook_agents) > MAX_HOOK_CONVERSATIONS:
             del self._hook_agents[next(iter(self._hook_agents))]
@@ -164,7 +168,7 @@ class BrainService:
             result: dict[str, Any] = {"status": "error", "reason": "no strategy ingested yet"}
             await self.memory.log_event(MemoryEvent("train_loop", result, source="train_loop"))
             return result
-        result = await self._new_agent(doc).train_loop()
+        result = await self._agent_for(doc).train_loop()
         self._hook_agents.clear()  # a new version may be active now
         return result
 
@@ -195,11 +199,9 @@ class CallBrain:
                strategy: Strategy) -> CallBrain:
         brain: BrainService = svc.brain
         hangup = _DeferredHangup()
-        agent = SalesAgent(
-            strategy, strategy_id=strategy_id, call_id=call["_id"], lead_phone=call["lead_phone"],
-            lead_name=call.get("lead_name"), llm=brain.llm, memory=brain.memory,
-            strategy_store=brain.strategy_store, messenger=brain.messenger(), call_control=hangup,
-            crm=brain.crm, reply_deadline_seconds=svc.settings.llm_reply_deadline_seconds,
+        agent = brain.new_agent(
+            strategy, strategy_id, call_id=call["_id"], lead_phone=call["lead_phone"],
+            lead_name=call.get("lead_name"), call_control=hangup,
             ai_disclosure=svc.settings.ai_disclosure)
         return cls(agent, strategy, hangup)
 

@@ -277,8 +277,8 @@ class CallManager:
         a failed dial or a simulated lead that never connected. Tell live followers and run the
         after-call steps (usage, Excel) as for any other call."""
         call = await self.svc.calls.get(call_id)
-        if call is None:
-            return
+        if call is None or call.get("connected_at") is not None:
+            return  # a call that had a media session is finalised by that session, once
         duration = float(call.get("duration_seconds") or 0.0)
         self.svc.live.unregister(call_id, outcome=call.get("outcome"), status=status)
         log.info("call %s finished without a media stream: %s, outcome %s", call_id, status,

@@ -57,6 +57,10 @@ from daemon.telephony import codec
 
 log = logging.getLogger(__name__)
 
+# what an agent says when it wants the lead's last line again (heard through the ASR)
+ASKED_TO_REPEAT = ("say it again", "say that again", "didn't quite catch", "did not quite catch",
+                   "didn't catch", "repeat that", "come again", "line isn't very clear")
+
 EventCallback = Callable[[str, dict[str, Any]], None]
 """`on_event(kind, data)`: connected, line_started, line_ended, agent_turn, agent_heard,
 clear, dtmf, hangup. Called on the event loop; must be quick and must not raise."""
@@ -197,6 +201,11 @@ class SimulatedLead:
         for index, step in enumerate(steps):
             if phone.closed.is_set():
                 return
+            previous = steps[index - 1] if index else None
+            # before the next action that waits for the agent anyway (a silence starts at once)
+            if isinstance(previous, SayStep) and isinstance(step, SayStep | DtmfStep | HangupStep) \
+                    and step.wait_for == "agent_done":
+                await self._repeat_if_asked(phone, index - 1, previous)
             if isinstance(step, SayStep):
                 waited = await self._await_cue(phone, step.wait_for)
                 await self._speak(phone, index, step, waited, *await self._choose(index, step))
@@ -253,6 +262,29 @@ class SimulatedLead:
             await phone.wait_until(lambda: False, delay)
         return 1000.0 * (time.monotonic() - started), not ok and not phone.closed.is_set()
 
+    async def _repeat_if_asked(self, phone: PhoneLine, index: int, step: SayStep) -> None:
+        """Say the last line once more when the agent's reply was "could you say it again?"."""
+        if self._asr is None or self._last_turn is None or phone.closed.is_set():
+            return
+        waited = await self._await_cue(phone, "agent_done")
+        turn, audio = self._last_turn
+        if turn.started_at < (self._step_times.get(index) or (0.0, 0.0))[1]:
+            return  # no reply yet (the cue timed out)
+        heard = await self._hear_now(turn, audio)
+        if not any(keyword_heard(phrase, heard) for phrase in ASKED_TO_REPEAT):
+            return
+        previous = next(line for line in reversed(self.report.lines) if line.step == index)
+        log.info("lead repeats step %d: the agent asked (%r)", index, heard[:60])
+        await self._speak(phone, index, step, waited, previous.text,
+                          self._line_for(index, step, previous.text), previous.chosen_by,
+                          repeated=True)
+
+    def _line_for(self, index: int, step: SayStep, text: str) -> asyncio.Future[SpokenLine]:
+        for choice, line in zip(step.if_heard, self._choices[index], strict=True):
+            if choice.say == text:
+                return line
+        return self._lines[index]
+
     async def _choose(
         self, index: int, step: SayStep
     ) -> tuple[str, asyncio.Future[SpokenLine], str | None]:
@@ -289,12 +321,14 @@ class SimulatedLead:
         text: str,
         line: asyncio.Future[SpokenLine],
         chosen_by: str | None = None,
+        repeated: bool = False,
     ) -> None:
         spoken = await line
         if phone.closed.is_set():
             return
         kind: Literal["say", "barge_in"] = "say" if isinstance(step, SayStep) else "barge_in"
-        report = LineReport(index, kind, text, audio_ms=spoken.duration_ms, chosen_by=chosen_by)
+        report = LineReport(index, kind, text, audio_ms=spoken.duration_ms, chosen_by=chosen_by,
+                            repeated=repeated)
         report.waited_ms, report.wait_timed_out = round(waited[0], 1), waited[1]
         self.report.lines.append(report)
         done = phone.speak(spoken, report)

@@ -51,6 +51,7 @@ class LineReport:
     voice_to_voice_ms: float | None = None  # ended_at -> first agent media frame after it
     clear_after_ms: float | None = None  # started_at -> first `clear` received after it
     chosen_by: str | None = None  # the keyword heard that picked this `if_heard` line
+    repeated: bool = False  # said again because the agent asked ("could you say it again?")
 
 
 @dataclass

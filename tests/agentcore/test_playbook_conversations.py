@@ -264,3 +264,24 @@ async def test_feedback_goal_captures_what_the_lead_says_at_wrap_up(seed: Strate
     assert done is None and await agent.complete_call() is None
     [completed] = [e for e in sink.of_type("turn") if e.payload.get("call_completed")]
     assert completed.payload["outcome"] == "demo_booked" and completed.payload["lead_turns"] == 2
+
+
+@pytest.mark.parametrize(("question", "flagged"), [
+    ("Do you integrate with SAP?", "SAP"),
+    ("Does it work with Microsoft Dynamics?", "Microsoft Dynamics"),
+    ("Does it work with Salesforce?", None),  # the strategy names Salesforce
+    ("Do you integrate with our CRM?", None),
+])
+async def test_an_integration_the_strategy_never_names_is_not_confirmed(
+    question: str, flagged: str | None
+) -> None:
+    strategy = load("enterprise_saas")
+    agent = SalesAgent(strategy)
+    agent.greeting_text()
+    reply = await agent.generate_response(question)
+    if flagged:
+        assert reply.text.startswith(f"I don't want to guess about {flagged} specifically")
+        assert "follow up" in reply.text
+    else:
+        assert "guess" not in reply.text
+    assert strategy.scripts.faqs["integrations"] in reply.text  # then what the strategy does say

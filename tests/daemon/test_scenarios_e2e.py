@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.daemon_proc import REPO, DaemonProcess
-from tests.wer import word_error_rate
+from tests.wer import word_errors
 
 pytestmark = [pytest.mark.e2e, pytest.mark.audio]
 
@@ -79,8 +79,9 @@ def test_scenario_meets_its_expectations(finished_calls: dict[str, dict[str, Any
         assert call["_on_dnc"] is expect["do_not_call"], context
     if "interrupted_turn" in expect:
         assert any(t["interrupted"] for t in agent_turns) is expect["interrupted_turn"], context
-    if "lead_turns" in expect:
-        assert len(lead_turns) == expect["lead_turns"], context
+    if "lead_turns" in expect:  # one per line, and per line the agent asked to hear again
+        repeats = sum(1 for line in call["simulation"]["lines"] if line["repeated"])
+        assert len(lead_turns) == expect["lead_turns"] + repeats, context
     if "hung_up_by" in expect:
         assert call["simulation"].get("hung_up_by") == expect["hung_up_by"], context
     for turn in agent_turns[1:]:
@@ -89,10 +90,10 @@ def test_scenario_meets_its_expectations(finished_calls: dict[str, dict[str, Any
     # the agent's reply audio, transcribed back by the lead, says what the brain decided
     for result in call["simulation"]["expectations"]:
         assert result["met"] is True, (result, context)
-    # every line the lead spoke reached the transcript (small ASR slips allowed)
+    # every line the lead spoke reached the transcript (small ASR slips allowed: "ten" as "10")
     for line in call["simulation"]["lines"]:
-        best = min((word_error_rate(line["text"], t["text"]) for t in lead_turns), default=1.0)
-        assert best <= 0.35, (line["text"], context)
+        best = min((word_errors(line["text"], t["text"]) for t in lead_turns), default=99)
+        assert best <= max(2, 0.35 * len(line["text"].split())), (line["text"], context)
 
 
 def test_pricing_answer_comes_from_the_strategy(finished_calls: dict[str, dict[str, Any]]) -> None:

@@ -375,6 +375,36 @@ async def test_the_lead_answers_by_what_it_heard(
     assert report.agent_turns[0].transcript  # heard during the call, not transcribed twice
 
 
+async def test_the_lead_says_its_line_again_when_asked(piper: PiperTTS) -> None:
+    from daemon.speech.asr import FasterWhisperASR
+
+    pardon = await piper.synthesize("Sorry, I didn't quite catch that. Could you say it again?",
+                                    VoiceSettings())
+
+    async def agent(fake: FakeDaemon) -> None:
+        await fake.until(lambda: any(isinstance(e, codec.Start) for e in fake.events))
+        await fake.send_audio(tone(300))
+        await fake.send_mark("greeting")
+        first = await fake.until_lead_finishes_a_line(after=2)
+        await fake.send_audio(pardon)
+        await fake.send_mark("pardon")
+        await fake.until_lead_finishes_a_line(after=first)  # the same line, again
+        await fake.send_audio(tone(300))
+        await fake.send_mark("thanks")
+
+    plan = scenario({"say": "Who is this?"}, {"hangup": True}, listen=True)
+    asr = FasterWhisperASR()
+    try:
+        async with fake_daemon(agent) as (fake, url):
+            report = await run_lead(url, plan, piper, asr=asr)
+    finally:
+        asr.close()
+    assert fake.failure is None and report.error is None
+    assert [(line.text, line.repeated) for line in report.lines] == [
+        ("Who is this?", False), ("Who is this?", True)]
+    assert report.marks_echoed == ["greeting", "pardon", "thanks"]
+
+
 def test_choices_need_a_listening_lead() -> None:
     with pytest.raises(ValueError, match="if_heard needs listen"):
         scenario({"say": "A", "if_heard": [{"heard": ["x"], "say": "B"}]}, listen=False)

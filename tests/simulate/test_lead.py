@@ -23,6 +23,7 @@ from daemon.simulate.audio import build_line, is_silent
 from daemon.simulate.lead import SimulatedLead
 from daemon.simulate.report import LeadReport
 from daemon.simulate.scenario import SayStep, Scenario, load_scenario
+from daemon.speech.asr import ASRBackend
 from daemon.speech.piper_tts import PiperTTS
 from daemon.telephony import codec
 
@@ -38,6 +39,16 @@ def piper() -> Iterator[PiperTTS]:
     tts = PiperTTS()
     yield tts
     asyncio.run(tts.close())
+
+
+@pytest.fixture(scope="module")
+def whisper() -> Iterator[ASRBackend]:
+    """The lead's ears, loaded once for the tests that listen."""
+    from daemon.speech.asr import FasterWhisperASR
+
+    asr = FasterWhisperASR()
+    yield asr
+    asr.close()
 
 
 def tone(ms: int) -> bytes:
@@ -287,10 +298,8 @@ async def test_a_paused_line_keeps_its_pause_as_silence(piper: PiperTTS) -> None
 
 
 async def test_agent_hangs_up_after_a_key_press_and_the_lead_hears_it(
-    piper: PiperTTS,
+    piper: PiperTTS, whisper: ASRBackend,
 ) -> None:
-    from daemon.speech.asr import FasterWhisperASR
-
     spoken = await piper.synthesize("We start at four hundred ninety nine dollars a month.",
                                     VoiceSettings())
 
@@ -312,14 +321,10 @@ async def test_agent_hangs_up_after_a_key_press_and_the_lead_hears_it(
         {"say": "never reached"},
         listen=True,
     )
-    asr = FasterWhisperASR()
-    try:
-        async with fake_daemon(agent) as (fake, url):
-            report = await run_lead(
-                url, plan, piper, asr=asr, on_event=lambda kind, data: events.append(kind)
-            )
-    finally:
-        asr.close()
+    async with fake_daemon(agent) as (fake, url):
+        report = await run_lead(
+            url, plan, piper, asr=whisper, on_event=lambda kind, data: events.append(kind)
+        )
     assert fake.failure is None
     dtmf = [e for e in fake.events if isinstance(e, codec.Dtmf)]
     assert [(d.digit, d.track) for d in dtmf] == [("9", "inbound_track")]
@@ -342,10 +347,8 @@ async def test_agent_hangs_up_after_a_key_press_and_the_lead_hears_it(
     ("Would next week suit you?", "Any time works.", None),
 ])
 async def test_the_lead_answers_by_what_it_heard(
-    piper: PiperTTS, offer: str, expected: str, chosen_by: str | None
+    piper: PiperTTS, whisper: ASRBackend, offer: str, expected: str, chosen_by: str | None
 ) -> None:
-    from daemon.speech.asr import FasterWhisperASR
-
     offered = await piper.synthesize(offer, VoiceSettings())
 
     async def agent(fake: FakeDaemon) -> None:
@@ -363,21 +366,15 @@ async def test_the_lead_answers_by_what_it_heard(
         {"hangup": True},
         listen=True,
     )
-    asr = FasterWhisperASR()
-    try:
-        async with fake_daemon(agent) as (fake, url):
-            report = await run_lead(url, plan, piper, asr=asr)
-    finally:
-        asr.close()
+    async with fake_daemon(agent) as (fake, url):
+        report = await run_lead(url, plan, piper, asr=whisper)
     assert fake.failure is None and report.error is None
     (line,) = report.lines
     assert (line.text, line.chosen_by) == (expected, chosen_by), report.agent_turns[0].transcript
     assert report.agent_turns[0].transcript  # heard during the call, not transcribed twice
 
 
-async def test_the_lead_says_its_line_again_when_asked(piper: PiperTTS) -> None:
-    from daemon.speech.asr import FasterWhisperASR
-
+async def test_the_lead_says_its_line_again_when_asked(piper: PiperTTS, whisper: ASRBackend) -> None:
     pardon = await piper.synthesize("Sorry, I didn't quite catch that. Could you say it again?",
                                     VoiceSettings())
 
@@ -393,12 +390,8 @@ async def test_the_lead_says_its_line_again_when_asked(piper: PiperTTS) -> None:
         await fake.send_mark("thanks")
 
     plan = scenario({"say": "Who is this?"}, {"hangup": True}, listen=True)
-    asr = FasterWhisperASR()
-    try:
-        async with fake_daemon(agent) as (fake, url):
-            report = await run_lead(url, plan, piper, asr=asr)
-    finally:
-        asr.close()
+    async with fake_daemon(agent) as (fake, url):
+        report = await run_lead(url, plan, piper, asr=whisper)
     assert fake.failure is None and report.error is None
     assert [(line.text, line.repeated) for line in report.lines] == [
         ("Who is this?", False), ("Who is this?", True)]

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PRISM  := .cache/prism/node_modules/.bin/prism
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench prism clean
+.PHONY: install demo test lint typecheck pytest bench bench-ablations prism clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python -m benchmarks --update-readme
+
+# The same calls with one optimisation switched off at a time (about 15 minutes).
+bench-ablations: install
+	$(BIN)/python -m benchmarks --ablations --update-readme
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -12,12 +12,24 @@ import asyncio
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from benchmarks import ablations
 from benchmarks.capacity import CapacityLimits
-from benchmarks.report import RESULTS_DIR, print_tables, progress, to_markdown, update_readme, write_results
+from benchmarks.report import (
+    README,
+    RESULTS_DIR,
+    print_tables,
+    progress,
+    to_markdown,
+    update_readme,
+    write_results,
+)
 from benchmarks.run import SECTIONS, BenchOptions, run
+
+ABLATION_CALLS, ABLATION_LEVEL = 2, 20
 
 
 def _levels(text: str) -> tuple[int, ...]:
@@ -59,26 +71,38 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="daemon data dir to use (default: a fresh temp dir)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json / latest.md go")
     p.add_argument("--update-readme", action="store_true",
-                   help="replace README.md's <!-- bench:start --> ... <!-- bench:end --> block")
+                   help="replace README.md's <!-- bench:start --> ... <!-- bench:end --> block "
+                        "(with --ablations, the <!-- ablations:start --> block)")
+    p.add_argument("--ablations", action="store_true",
+                   help="measure what each optimisation buys: single calls (default "
+                        f"{ABLATION_CALLS}) with one optimisation switched off at a time, plus "
+                        f"{ABLATION_LEVEL} concurrent calls for the ones that matter under load; "
+                        "writes ablations.json / ablations.md")
     return p
 
 
 def options_from(args: argparse.Namespace) -> BenchOptions:
     extra = {"strategy": args.strategy} if args.strategy else {}
-    return BenchOptions(
+    opts = BenchOptions(
         quick=args.quick, calls=args.calls, levels=args.levels, sections=args.only,
         listen=args.listen, scenario=args.scenario, barge_scenario=args.barge_scenario or None,
         ramp_s=args.ramp, limits=CapacityLimits(args.target_ms, args.collapse_ms),
         data_dir=args.data_dir, **extra)
+    if args.ablations:  # fewer calls per variant, and one capacity level (the target's)
+        opts = replace(opts, calls=args.calls or ABLATION_CALLS,
+                       levels=(max(args.levels),) if args.levels else (ABLATION_LEVEL,))
+    return opts
 
 
-async def _run_stoppable(opts: BenchOptions) -> dict[str, Any]:
+async def _run_stoppable(opts: BenchOptions, ablate: bool = False) -> dict[str, Any]:
     """`run()`, cancelled by SIGTERM like by Ctrl-C, so the daemon child is always stopped."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
     loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
+        if ablate:
+            return await ablations.run_ablations(opts, progress=progress)
         return await run(opts, progress)
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
@@ -89,13 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     opts = options_from(args)
     try:
-        result = asyncio.run(_run_stoppable(opts))
+        result = asyncio.run(_run_stoppable(opts, ablate=args.ablations))
     except (KeyboardInterrupt, asyncio.CancelledError):
         progress("interrupted; results not written")
         return 130
     except Exception as exc:  # the harness broke: say so, keep the last good results
         progress(f"benchmark failed: {type(exc).__name__}: {exc}")
         return 1
+    if args.ablations:
+        return _finish_ablations(result, args.out, args.update_readme)
     print_tables(result)
     json_path, md_path = write_results(result, args.out)
     progress(f"wrote {json_path} and {md_path}")
@@ -104,6 +130,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress("README.md bench block updated")
         else:
             progress("README.md has no <!-- bench:start --> / <!-- bench:end --> markers; left as is")
+    return 0
+
+
+def _finish_ablations(result: dict[str, Any], out: Path, readme: bool) -> int:
+    ablations.print_table(result)
+    json_path, md_path = ablations.write(result, out)
+    progress(f"wrote {json_path} and {md_path}")
+    if readme:
+        if ablations.update_readme(ablations.to_markdown(result), README):
+            progress("README.md ablations block updated")
+        else:
+            progress("README.md has no <!-- ablations:start --> / <!-- ablations:end --> markers; "
+                     "left as is")
     return 0
 
 

@@ -52,6 +52,7 @@ class BenchOptions:
     limits: CapacityLimits = field(default_factory=CapacityLimits)
     data_dir: Path | None = None
     effort: Effort | None = None
+    daemon_env: dict[str, str] = field(default_factory=dict)  # settings the daemon is started with
 
     def resolved(self) -> BenchOptions:
         """Fill the mode's defaults: full (3 calls, 1..40) or quick (1 call, 1 and 5)."""
@@ -120,7 +121,7 @@ async def _call_benchmarks(opts: BenchOptions, result: dict[str, Any],
         from daemon.speech.asr import FasterWhisperASR
 
         asr = FasterWhisperASR(cpu_threads=1, workers=1)
-    daemon = DaemonUnderTest(opts.data_dir)
+    daemon = DaemonUnderTest(opts.data_dir, env=opts.daemon_env)
     info: dict[str, Any] = {}
     health: dict[str, Any] | None = None
     try:

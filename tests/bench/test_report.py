@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from benchmarks import ablations
 from benchmarks.__main__ import options_from, parser
+from benchmarks.ablations import Variant
 from benchmarks.accounting import Heard, Spoken, account
 from benchmarks.capacity import CapacityLimits, best_level, collapse_reason
 from benchmarks.meta import code_changed, load_warnings, targets
@@ -174,3 +176,45 @@ def test_code_moving_under_a_run_is_flagged() -> None:
     assert code_changed(before, dict(before)) is None
     assert code_changed(before, {"commit": "b" * 40, "diff_sha1": None}) is not None
     assert code_changed(before, {"commit": "a" * 40, "diff_sha1": "123"}) is not None
+
+
+def test_ablations_run_fewer_calls_and_one_capacity_level() -> None:
+    opts = options_from(parser().parse_args(["--ablations"])).resolved()
+    assert (opts.calls, opts.levels) == (2, (20,))
+    chosen = options_from(parser().parse_args(["--ablations", "--calls", "3", "--levels", "5,10"]))
+    assert (chosen.calls, chosen.levels) == (3, (10,))
+
+
+def _ablation_row(variant: Variant, v2v_p50: float, load: bool) -> dict[str, Any]:
+    stat = {"n": 8, "p50": v2v_p50, "p95": v2v_p50 * 2, "max": v2v_p50 * 2.1, "mean": v2v_p50,
+            "min": v2v_p50 / 2}
+    run_result: dict[str, Any] = {
+        "single_call": {"voice_to_voice_ms": stat, "greeting_first_audio_ms": stat,
+                        "latency_ms": {"endpoint": stat, "asr": stat, "tts_first_audio": stat},
+                        "turns": {"lines": 8, "exact": 7}},
+        "daemon": {"exit_code": 0}}
+    if load:
+        run_result["capacity"] = {"levels": [{"concurrency": 20, "voice_to_voice_ms": stat,
+                                              "latency_ms": {"asr": stat},
+                                              "turns": {"without_turn": 0}}]}
+    return ablations._row_of(variant, run_result)
+
+
+def test_ablation_table_names_each_setting_and_what_it_switches_off() -> None:
+    base, silence = ablations.VARIANTS[0], ablations.VARIANTS[1]
+    result = {"generated_at": "2026-01-01T10:00:00+00:00", "calls": 2, "scenario": "latency_probe",
+              "capacity_level": 20, "git": {"commit": "0123456789abcdef", "dirty": True},
+              "machine": {"cpu_count": 2, "cpu_model": "Test CPU", "memory_gb": 8.0, "python": "3.11"},
+              "variants": [_ablation_row(base, 250.0, True), _ablation_row(silence, 800.0, False)]}
+    table = ablations.ablation_table(result)
+    assert table.rows[0][:3] == ["baseline (defaults)", "250", "500"]
+    assert table.rows[0][-2:] == ["7/8", "500"]
+    assert table.rows[1][0] == "silence-only endpointing (`ASR_SPECULATIVE_PAUSE_MS=700`)"
+    assert table.rows[1][-1] == "–"  # not measured under load
+    assert table.notes == [f"- **silence-only endpointing** switches off: {silence.switched_off}."]
+    md = ablations.to_markdown(result)
+    assert "commit `0123456789 (dirty)`" in md and "| silence-only endpointing" in md
+    readme = "# x\n<!-- ablations:start -->\nold\n<!-- ablations:end -->\n<!-- bench:start -->keep"
+    block = ablations.replace_marked_block(readme, md, ablations.START_MARK, ablations.END_MARK)
+    assert block is not None and "old" not in block and "<!-- bench:start -->keep" in block
+    assert block.count("| baseline (defaults) |") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -39,7 +40,9 @@ def twilio_daemon(tmp_path_factory: pytest.TempPathFactory, prism: PrismServer) 
     proc = DaemonProcess(tmp_path_factory.mktemp("twilio") / "data", env={
         "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_PHONE_NUMBER": "+14155550100", "TWILIO_PUBLIC_BASE_URL": PUBLIC,
-        "TWILIO_API_BASE_URL": prism.base_url})
+        "TWILIO_API_BASE_URL": prism.base_url,
+        # any hour, so user tokens (no --force) can dial; a short silence timeout
+        "CALLING_HOURS_START": "0", "CALLING_HOURS_END": "24", "SILENCE_TIMEOUT_SECONDS": "1.5"})
     proc.start()
     with proc.client() as c:
         body = (REPO / "strategies" / "enterprise_saas.json").read_bytes()
@@ -237,3 +240,104 @@ def test_answering_machine_gets_the_voicemail_line(twilio_daemon: DaemonProcess)
 def test_status_page_names_twilio(twilio_daemon: DaemonProcess) -> None:
     assert httpx.get(twilio_daemon.url + "/healthz").json()["backends"]["telephony"] == "twilio"
 
+
+
+def _wait_for_events(daemon: DaemonProcess, event_type: str, call_id: str,
+                     timeout: float = 20) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        with daemon.client() as c:
+            events = c.get("/api/v1/memory", params={"types": event_type, "call_id": call_id}).json()
+        if events["events"] or time.monotonic() > deadline:
+            return list(events["events"])
+        time.sleep(0.2)
+
+
+def test_budget_alert_at_80_percent_then_calls_refused_at_the_limit(
+    twilio_daemon: DaemonProcess,
+) -> None:
+    with twilio_daemon.client() as c:
+        made = c.post("/api/v1/tokens", json={"role": "user", "name": "budget-user",
+                                              "credit_limit": 1.0}).json()
+    base = {"AccountSid": ACCOUNT, "CallStatus": "completed"}
+
+    def call_then_bill(seconds: int) -> str:
+        with twilio_daemon.client(made["token"]) as c:
+            r = c.post("/api/v1/calls", json={"phone": "+12125550142"})
+        assert r.status_code == 201, r.text
+        call = r.json()
+        done = _signed_post(twilio_daemon, "/twilio/status",
+                            {**base, "CallSid": call["call_sid"], "CallDuration": str(seconds)})
+        assert done.status_code == 204
+        return str(call["id"])
+
+    first = call_then_bill(50)  # 0.83 of 1 minute: crosses 80%
+    [alert] = _wait_for_events(twilio_daemon, "budget_alert", first)
+    assert alert["payload"] == {"user": "budget-user", "used_minutes": 0.83, "credit_limit": 1.0,
+                                "percent": 83}
+    second = call_then_bill(30)  # over the limit now, but the alert is not repeated
+    deadline = time.monotonic() + 20
+    while _call(twilio_daemon, second).get("workbook") is None and time.monotonic() < deadline:
+        time.sleep(0.2)  # the after-call steps (usage first) have run once the workbook exists
+    assert _wait_for_events(twilio_daemon, "budget_alert", second, timeout=0) == []
+    with twilio_daemon.client(made["token"]) as c:
+        refused = c.post("/api/v1/calls", json={"phone": "+12125550142"})
+        usage = c.get("/api/v1/usage/summary").json()["user"]
+    assert refused.status_code == 402
+    assert "credit limit reached" in refused.json()["problems"][0]
+    assert usage == {"name": "budget-user", "credit_limit": 1.0, "usage_minutes": 1.33}
+
+
+def test_silent_lead_is_hung_up_on_then_texted(
+    twilio_daemon: DaemonProcess, prism: PrismServer
+) -> None:
+    lead = "+14155550187"
+    with twilio_daemon.client() as c:
+        call = c.post("/api/v1/calls", json={"phone": lead, "force": True}).json()
+    form = {"CallSid": call["call_sid"], "AccountSid": ACCOUNT, "From": "+14155550100",
+            "To": lead, "CallStatus": "in-progress", "AnsweredBy": "human"}
+    _, params = _stream_of(_signed_post(twilio_daemon, "/twilio/voice", form).text)
+    mark = prism.mark()
+
+    async def say_nothing() -> None:
+        """A phone line that is open but silent: 20 ms frames of mu-law silence, marks echoed."""
+        ws_url = twilio_daemon.url.replace("http://", "ws://") + "/twilio/media"
+        sid = "MZ" + "2" * 32
+        async with websockets.connect(ws_url) as ws:
+            await ws.send(codec.twilio_connected())
+            await ws.send(codec.twilio_start(sid, call["call_sid"], ACCOUNT, params))
+
+            sequence = iter(range(2, 1_000_000))
+
+            async def silence() -> None:
+                for chunk in range(1, 10_000):
+                    await ws.send(codec.twilio_media(sid, next(sequence), chunk, chunk * 20,
+                                                     b"\xff" * 160))
+                    await asyncio.sleep(0.02)
+
+            sender = asyncio.create_task(silence())
+            try:
+                async for raw in ws:
+                    message = json.loads(raw)
+                    if message["event"] == "mark":
+                        await ws.send(codec.twilio_mark(sid, next(sequence), message["mark"]["name"]))
+            finally:
+                sender.cancel()
+
+    asyncio.run(asyncio.wait_for(say_nothing(), 90))
+    stored = _call(twilio_daemon, call["id"])
+    deadline = time.monotonic() + 20
+    while stored.get("outcome") is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        stored = _call(twilio_daemon, call["id"])
+    assert stored["outcome"] == "no_response"
+    agent_lines = [t["text"] for t in stored["turns"] if t["role"] == "agent"]
+    assert len(agent_lines) >= 3  # greeting, "are you still there?", goodbye
+    assert not [t for t in stored["turns"] if t["role"] == "lead"]
+    [sms] = _wait_for_events(twilio_daemon, "followup_sms", call["id"])
+    assert sms["payload"]["to"] == lead
+    assert re.fullmatch(r"(SM|MM)[0-9a-fA-F]{32}", sms["payload"]["sid"])  # the MessageSid
+    assert sms["payload"]["text"].strip()
+    # sent through Twilio's REST API, and the request matched Twilio's own schema
+    prism.wait_for(lambda line: "Messages.json" in line, mark, timeout=20)
+    assert prism.validator_errors(mark) == []

@@ -81,12 +81,15 @@ def code_changed(before: dict[str, Any], after: dict[str, Any]) -> str | None:
             f"{str(after.get('commit'))[:10]}, or uncommitted edits): results mix versions.")
 
 
-def environment_switches() -> dict[str, bool]:
-    """Which provider switches were set for this run (values are never recorded)."""
-    return {name: bool(os.environ.get(name)) for name in PROVIDER_SWITCHES}
+def environment_switches(daemon_env: dict[str, str] | None = None) -> dict[str, bool]:
+    """Which provider switches were set for this run, in our environment or only for the daemon
+    (values are never recorded)."""
+    env = {**os.environ, **(daemon_env or {})}
+    return {name: bool(env.get(name)) for name in PROVIDER_SWITCHES}
 
 
-def providers(health: dict[str, Any] | None, components: dict[str, Any] | None) -> dict[str, Any]:
+def providers(health: dict[str, Any] | None, components: dict[str, Any] | None,
+              daemon_env: dict[str, str] | None = None) -> dict[str, Any]:
     """The backends measured: the daemon's own description, plus the component backends."""
     out: dict[str, Any] = {}
     if health is not None:
@@ -94,9 +97,10 @@ def providers(health: dict[str, Any] | None, components: dict[str, Any] | None) 
     if components:
         out["components"] = {name: section["backend"] for name, section in components.items()
                              if isinstance(section, dict) and "backend" in section}
-    out["local_only"] = not any(environment_switches()[k] for k in (
+    switches = environment_switches(daemon_env)
+    out["local_only"] = not any(switches[k] for k in (
         "OPENAI_BASE_URL", "OPENAI_API_KEY", "ELEVENLABS_API_KEY", "MONGODB_URL"))
-    out["env"] = environment_switches()
+    out["env"] = switches
     return out
 
 

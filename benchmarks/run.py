@@ -98,7 +98,7 @@ async def run(options: BenchOptions, progress: Callable[[str], None] = lambda _m
     health: dict[str, Any] | None = None
     if {"single", "capacity"} & opts.sections:
         health = await _call_benchmarks(opts, result, progress)
-    result["providers"] = providers(health, result.get("components"))
+    result["providers"] = providers(health, result.get("components"), opts.daemon_env)
     result["targets"] = targets(result)
     result["warnings"] = load_warnings(result)
     moved = code_changed(result["git"], git_state())

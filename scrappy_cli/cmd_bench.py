@@ -41,9 +41,14 @@ def bench(
     out: Annotated[Path | None, typer.Option(help="Directory for latest.json / latest.md.")] = None,
     update_readme: Annotated[bool, typer.Option("--update-readme",
                                                 help="Replace README.md's bench block.")] = False,
+    ablations: Annotated[bool, typer.Option(
+        "--ablations", help="Measure what each optimisation buys: the same calls with one "
+                            "switched off at a time (writes ablations.json / ablations.md).")] = False,
 ) -> None:
     """Measure turn latency, capacity and components against a real daemon; write results."""
     argv = ["--quick"] if quick else []
+    if ablations:
+        argv.append("--ablations")
     for flag, value in (("--calls", calls), ("--levels", levels), ("--only", only), ("--out", out)):
         if value is not None:
             argv += [flag, str(value)]

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from daemon.speech.asr import normalise_text
+
+# letters spelled out, as Whisper sometimes writes an acronym: "s-a-p", "S.A.P."
+_SPELLED = re.compile(r"\b[A-Za-z](?:[-.][A-Za-z])+\b\.?")
 
 _NUMBERS = {w: str(n) for n, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve".split())}
 
 
 def _words(text: str) -> list[str]:
-    """Normalised words, with small numbers as digits (Whisper writes "ten" as "10")."""
-    return [_NUMBERS.get(w, w) for w in normalise_text(text).split()]
+    """Normalised words, with small numbers as digits (Whisper writes "ten" as "10") and spelled
+    acronyms as one word ("s-a-p" is "sap")."""
+    joined = _SPELLED.sub(lambda m: re.sub(r"[-.]", "", m.group()), text)
+    return [_NUMBERS.get(w, w) for w in normalise_text(joined).split()]
 
 
 def word_errors(reference: str, hypothesis: str) -> int:

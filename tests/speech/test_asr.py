@@ -39,6 +39,9 @@ def noise(seconds: float, level: float, seed: int = 7) -> np.ndarray:
 def test_word_error_rate_helper() -> None:
     assert word_error_rate("do you have a minute", "Do you have a minute?") == 0.0
     assert word_error_rate("do you have a minute", "you have a minute now") == pytest.approx(0.4)
+    # a spelled acronym is one word: a wrong letter is one error, not three
+    assert word_error_rate("Do you integrate with SAP?", "Do you integrate with s-a-t?") == pytest.approx(0.2)
+    assert word_error_rate("Is it S.A.P. ready?", "is it sap ready") == 0.0
 
 
 @pytest.mark.parametrize(

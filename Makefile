@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PRISM  := .cache/prism/node_modules/.bin/prism
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench bench-ablations prism clean
+.PHONY: install demo test lint typecheck pytest bench bench-ablations bench-profile prism clean
 
 install: $(STAMP)
 
@@ -41,6 +41,10 @@ bench: install
 # The same calls with one optimisation switched off at a time (about 15 minutes).
 bench-ablations: install
 	$(BIN)/python -m benchmarks --ablations --update-readme
+
+# Where the daemon's CPU goes during 20 concurrent calls (py-spy; about 2 minutes).
+bench-profile: install
+	$(BIN)/python -m benchmarks --profile --update-readme
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

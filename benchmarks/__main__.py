@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import ablations
+from benchmarks import profile as cpu_profile
 from benchmarks.capacity import CapacityLimits
 from benchmarks.report import (
     README,
@@ -78,6 +79,10 @@ def parser() -> argparse.ArgumentParser:
                         f"{ABLATION_CALLS}) with one optimisation switched off at a time, plus "
                         f"{ABLATION_LEVEL} concurrent calls for the ones that matter under load; "
                         "writes ablations.json / ablations.md")
+    p.add_argument("--profile", action="store_true",
+                   help="sample the daemon with py-spy during one capacity level (default "
+                        f"{cpu_profile.DEFAULT_LEVEL} calls): where its CPU goes, by area and by "
+                        "function; writes profile.json / profile.md / profile.collapsed.txt")
     return p
 
 
@@ -94,15 +99,20 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
     return opts
 
 
-async def _run_stoppable(opts: BenchOptions, ablate: bool = False) -> dict[str, Any]:
-    """`run()`, cancelled by SIGTERM like by Ctrl-C, so the daemon child is always stopped."""
+async def _run_stoppable(opts: BenchOptions, args: argparse.Namespace) -> dict[str, Any]:
+    """The chosen run, cancelled by SIGTERM like by Ctrl-C, so the daemon child is always stopped."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
     loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        if ablate:
+        if args.ablations:
             return await ablations.run_ablations(opts, progress=progress)
+        if args.profile:
+            return await cpu_profile.run_profile(
+                level=max(args.levels) if args.levels else cpu_profile.DEFAULT_LEVEL,
+                scenario=opts.scenario, strategy=opts.strategy, ramp_s=opts.ramp_s,
+                out_dir=args.out, progress=progress)
         return await run(opts, progress)
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
@@ -110,10 +120,13 @@ async def _run_stoppable(opts: BenchOptions, ablate: bool = False) -> dict[str, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run, print, write; returns the exit status (see the module docstring)."""
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.ablations and args.profile:
+        p.error("choose one of --ablations and --profile")
     opts = options_from(args)
     try:
-        result = asyncio.run(_run_stoppable(opts, ablate=args.ablations))
+        result = asyncio.run(_run_stoppable(opts, args))
     except (KeyboardInterrupt, asyncio.CancelledError):
         progress("interrupted; results not written")
         return 130
@@ -122,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if args.ablations:
         return _finish_ablations(result, args.out, args.update_readme)
+    if args.profile:
+        return _finish_profile(result, args.out, args.update_readme)
     print_tables(result)
     json_path, md_path = write_results(result, args.out)
     progress(f"wrote {json_path} and {md_path}")
@@ -142,6 +157,19 @@ def _finish_ablations(result: dict[str, Any], out: Path, readme: bool) -> int:
             progress("README.md ablations block updated")
         else:
             progress("README.md has no <!-- ablations:start --> / <!-- ablations:end --> markers; "
+                     "left as is")
+    return 0
+
+
+def _finish_profile(result: dict[str, Any], out: Path, readme: bool) -> int:
+    cpu_profile.print_tables(result)
+    json_path, md_path = cpu_profile.write(result, out)
+    progress(f"wrote {json_path}, {md_path} and {out / result['raw_stacks']}")
+    if readme:
+        if cpu_profile.update_readme(cpu_profile.to_markdown(result), README):
+            progress("README.md profile block updated")
+        else:
+            progress("README.md has no <!-- profile:start --> / <!-- profile:end --> markers; "
                      "left as is")
     return 0
 

@@ -26,7 +26,7 @@ from benchmarks.report import (
     num,
     print_rich_tables,
     render_markdown_tables,
-    replace_marked_block,
+    update_marked_file,
 )
 from benchmarks.run import BenchOptions, run
 
@@ -140,10 +140,4 @@ def write(result: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
 
 
 def update_readme(markdown: str, readme: Path) -> bool:
-    if not readme.exists():
-        return False
-    updated = replace_marked_block(readme.read_text("utf-8"), markdown, START_MARK, END_MARK)
-    if updated is None:
-        return False
-    readme.write_text(updated, "utf-8")
-    return True
+    return update_marked_file(readme, markdown, START_MARK, END_MARK)

@@ -287,12 +287,17 @@ def replace_marked_block(text: str, block: str, start: str, end: str) -> str | N
     return pattern.sub(lambda _m: f"{start}\n{block.rstrip()}\n{end}", text, count=1)
 
 
-def update_readme(markdown: str, readme: Path = README) -> bool:
-    """Replace README's bench block; False (README untouched) when it has no markers."""
-    if not readme.exists():
+def update_marked_file(path: Path, block: str, start: str, end: str) -> bool:
+    """Replace the part of `path` between `start` and `end`; False (untouched) when unmarked."""
+    if not path.exists():
         return False
-    updated = replace_block(readme.read_text("utf-8"), markdown)
+    updated = replace_marked_block(path.read_text("utf-8"), block, start, end)
     if updated is None:
         return False
-    readme.write_text(updated, "utf-8")
+    path.write_text(updated, "utf-8")
     return True
+
+
+def update_readme(markdown: str, readme: Path = README) -> bool:
+    """Replace README's bench block; False (README untouched) when it has no markers."""
+    return update_marked_file(readme, markdown, START_MARK, END_MARK)

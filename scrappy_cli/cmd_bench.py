@@ -44,11 +44,16 @@ def bench(
     ablations: Annotated[bool, typer.Option(
         "--ablations", help="Measure what each optimisation buys: the same calls with one "
                             "switched off at a time (writes ablations.json / ablations.md).")] = False,
+    profile: Annotated[bool, typer.Option(
+        "--profile", help="Sample the daemon with py-spy during 20 concurrent calls: where its "
+                          "CPU goes (writes profile.json / profile.md).")] = False,
 ) -> None:
     """Measure turn latency, capacity and components against a real daemon; write results."""
     argv = ["--quick"] if quick else []
     if ablations:
         argv.append("--ablations")
+    if profile:
+        argv.append("--profile")
     for flag, value in (("--calls", calls), ("--levels", levels), ("--only", only), ("--out", out)):
         if value is not None:
             argv += [flag, str(value)]

@@ -16,7 +16,7 @@ from typing import Any
 from agentcore.strategy import Strategy
 from agentcore.tone import VoiceSettings, voice_settings_for
 from daemon.config import Settings
-from daemon.media.chunker import split_sentences
+from daemon.media.chunker import cacheable_sentences
 from daemon.speech.asr import ASRBackend
 from daemon.speech.piper_tts import PiperTTS
 from daemon.speech.translation import Translator
@@ -68,9 +68,9 @@ class SpeechStack:
         return speak
 
     async def prewarm(self, lines: list[str], strategy: Strategy) -> int:
-        """Synthesise every sentence of `lines` into the cache (sentences, as calls speak)."""
+        """Synthesise every sentence of `lines` into the cache (cut as calls speak them)."""
         persona = strategy.persona
-        sentences = list(dict.fromkeys(s for line in lines for s in split_sentences(line)))
+        sentences = cacheable_sentences(lines)
         spoken = [await self.translator.from_english(s, persona.locale) for s in sentences]
         count = await self.tts.prewarm(spoken, self.voice_of(strategy), persona.voice_id,
                                        persona.locale)

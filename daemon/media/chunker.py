@@ -28,13 +28,15 @@ _LIST_MARKER = re.compile(r"\(?[0-9]{1,2}[.)]|[-*•]")
 class SentenceChunker:
     """Accumulates tokens and hands out complete chunks of speakable text.
 
-    `first_comma_chars`: the first chunk may end at a comma once it is this long.
+    `first_comma_chars`: the first chunk may end at a comma once it is this long (None: never).
     `clause_chars`: any chunk may end at ";" or ":" once it is this long.
     `max_chars`: a chunk with no punctuation at all is cut at the last space before this.
     """
 
-    def __init__(self, first_comma_chars: int = 60, clause_chars: int = 80, max_chars: int = 250) -> None:
-        if not 0 < first_comma_chars < max_chars or not 0 < clause_chars < max_chars:
+    def __init__(self, first_comma_chars: int | None = 60, clause_chars: int = 80,
+                 max_chars: int = 250) -> None:
+        comma_ok = first_comma_chars is None or 0 < first_comma_chars < max_chars
+        if not comma_ok or not 0 < clause_chars < max_chars:
             raise ValueError("need 0 < first_comma_chars, clause_chars < max_chars")
         self.first_comma_chars = first_comma_chars
         self.clause_chars = clause_chars
@@ -97,7 +99,7 @@ class SentenceChunker:
             return last != "." or not self._is_abbreviation(core)
         if last in ";:":
             return len(core) >= self.clause_chars
-        if last == ",":
+        if last == "," and self.first_comma_chars is not None:
             return self._emitted == 0 and len(core) >= self.first_comma_chars
         return False
 
@@ -113,13 +115,27 @@ class SentenceChunker:
         return core == word and _LIST_MARKER.fullmatch(word) is not None
 
 
-def split_sentences(text: str) -> list[str]:
+def split_sentences(text: str, *, opening: bool = True) -> list[str]:
     """Cut a whole reply exactly as streaming it through `SentenceChunker` would.
 
     The call session speaks sentence by sentence and the TTS cache is keyed per sentence, so
     pre-synthesis must cut fixed lines with this same function or every lookup would miss.
-    Chunks with nothing speakable (a lone ".") are dropped.
+    `opening=False` cuts `text` as it is cut when it follows another sentence of the same reply
+    ("Thanks. <line>"): no comma cut, which only the reply's first chunk gets. Chunks with
+    nothing speakable (a lone ".") are dropped.
     """
-    chunker = SentenceChunker()
+    chunker = SentenceChunker() if opening else SentenceChunker(first_comma_chars=None)
     pieces = [*chunker.push(text), *chunker.flush()]
     return [p for p in pieces if any(ch.isalnum() for ch in p)]
+
+
+def cacheable_sentences(lines: list[str]) -> list[str]:
+    """Every chunk a call may speak `lines` as, opening a reply or following another sentence.
+
+    A line's long first sentence is cut at a comma only when it opens the reply, so a line
+    spoken after an acknowledgement ("Thanks, that's helpful. We help your SDRs ...") is a
+    different chunk from the same line spoken alone; the cache needs both.
+    """
+    chunks = (chunk for line in lines for opening in (True, False)
+              for chunk in split_sentences(line, opening=opening))
+    return list(dict.fromkeys(chunks))

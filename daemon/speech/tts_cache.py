@@ -171,6 +171,7 @@ class CachedTTS(TTSBackend):
                 yield frame
             return
         self.misses += 1
+        log.debug("TTS cache miss, synthesising live: %r", text[:80])
         parts: list[bytes] = []
         async with aclosing(self.backend.stream(text, voice, voice_id, locale)) as chunks:
             async for chunk in chunks:

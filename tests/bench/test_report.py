@@ -200,7 +200,7 @@ def _ablation_row(variant: Variant, v2v_p50: float, load: bool) -> dict[str, Any
     return ablations._row_of(variant, run_result)
 
 
-def test_ablation_table_names_each_setting_and_what_it_switches_off() -> None:
+def test_ablation_table_names_each_setting_and_what_it_switches_off(tmp_path: Path) -> None:
     base, silence = ablations.VARIANTS[0], ablations.VARIANTS[1]
     result = {"generated_at": "2026-01-01T10:00:00+00:00", "calls": 2, "scenario": "latency_probe",
               "capacity_level": 20, "git": {"commit": "0123456789abcdef", "dirty": True},
@@ -214,7 +214,9 @@ def test_ablation_table_names_each_setting_and_what_it_switches_off() -> None:
     assert table.notes == [f"- **silence-only endpointing** switches off: {silence.switched_off}."]
     md = ablations.to_markdown(result)
     assert "commit `0123456789 (dirty)`" in md and "| silence-only endpointing" in md
-    readme = "# x\n<!-- ablations:start -->\nold\n<!-- ablations:end -->\n<!-- bench:start -->keep"
-    block = ablations.replace_marked_block(readme, md, ablations.START_MARK, ablations.END_MARK)
-    assert block is not None and "old" not in block and "<!-- bench:start -->keep" in block
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- ablations:start -->\nold\n<!-- ablations:end -->\n<!-- bench:start -->keep")
+    assert ablations.update_readme(md, readme)
+    block = readme.read_text()
+    assert "old" not in block and "<!-- bench:start -->keep" in block
     assert block.count("| baseline (defaults) |") == 1

@@ -112,12 +112,28 @@ def test_hostile_frames_do_not_end_the_call_and_a_drop_finalises_it(ready: Daemo
         received: list[dict[str, Any]] = []
         async with websockets.connect(_ws_url(ready), max_size=None) as ws:
 
+            cleared, answering = asyncio.Event(), asyncio.Event()
+
             async def reader() -> None:
                 async for raw in ws:
                     message = json.loads(raw)
                     received.append(message)
-                    if message["event"] == "mark":  # play instantly: echo every mark
+                    if message["event"] == "clear":  # the question cut the greeting short
+                        cleared.set()
+                    elif message["event"] == "media" and cleared.is_set():
+                        answering.set()
+                    elif message["event"] == "mark":  # play instantly: echo every mark
                         await ws.send(codec.twilio_mark("MZ" + "a" * 32, 0, message["mark"]["name"]))
+
+            async def send_paced(frames: list[bytes]) -> None:
+                nonlocal seq
+                start = time.monotonic()
+                for i, frame in enumerate(frames):  # real-time pacing, as a phone line does
+                    await ws.send(_media(seq, frame))
+                    seq += 1
+                    delay = start + (i + 1) * 0.02 - time.monotonic()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
 
             task = asyncio.create_task(reader())
             await ws.send(codec.twilio_connected())
@@ -129,14 +145,12 @@ def test_hostile_frames_do_not_end_the_call_and_a_drop_finalises_it(ready: Daemo
                         "x" * 70_000, "[1,2]"):
                 await ws.send(bad)
             seq = 2
-            frames = [SILENCE] * 150 + question + [SILENCE] * 200  # greeting, question, wait
-            start = time.monotonic()
-            for i, frame in enumerate(frames):  # real-time pacing, as a phone line does
-                await ws.send(_media(seq, frame))
-                seq += 1
-                delay = start + (i + 1) * 0.02 - time.monotonic()
-                if delay > 0:
-                    await asyncio.sleep(delay)
+            await send_paced([SILENCE] * 150 + question)  # 3 s into the greeting, the question
+            waited = 0
+            while not answering.is_set() and waited < 750:  # silence until the answer starts
+                await send_paced([SILENCE] * 10)
+                waited += 10
+            await send_paced([SILENCE] * 150)  # 3 s of the answer, then the line drops
             task.cancel()
         # the socket is gone without a `stop`: the daemon must finalise the call itself
         return received

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.media.chunker import SentenceChunker
+from daemon.media.chunker import SentenceChunker, cacheable_sentences, split_sentences
 
 
 def chunk_all(text: str, sizes: list[int] | None = None, **options: int) -> list[str]:
@@ -120,3 +120,27 @@ def test_streaming_equals_whole_text(text: str, sizes: list[int]) -> None:
     assert all(chunk and chunk == chunk.strip() for chunk in whole)
     # nothing but whitespace is lost or reordered
     assert "".join(whole).replace(" ", "") == "".join(text.split())
+
+
+PITCH = ("We help your SDRs close more revenue with AI copilots that research accounts, draft "
+         "follow-ups and log every call to your CRM. Would that be worth a closer look?")
+
+
+def test_a_line_after_another_sentence_is_not_cut_at_its_comma() -> None:
+    alone = split_sentences(PITCH)
+    assert alone[0].endswith("research accounts,")  # opening a reply: first audio sooner
+    following = split_sentences(PITCH, opening=False)
+    assert following == split_sentences("Thanks, that's helpful. " + PITCH)[1:]
+    assert following[0].endswith("to your CRM.")
+
+
+_line = st.sampled_from([PITCH, "Thanks, that's helpful.", "In short, yes.",
+                         "Most teams are live within two weeks, with a dedicated onboarding manager.",
+                         "Got it! How many SDRs are on your team today?"])
+
+
+@given(st.lists(_line, min_size=1, max_size=4))
+def test_a_reply_built_from_playbook_lines_speaks_only_cached_chunks(lines: list[str]) -> None:
+    # the playbook glues lines into one reply; pre-synthesis caches each line on its own
+    cached = set(cacheable_sentences(lines))
+    assert set(split_sentences(" ".join(lines))) <= cached

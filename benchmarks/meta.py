@@ -38,6 +38,23 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+"""CPU features CTranslate2 and ONNX Runtime use for int8 and float math: two hosts sold under
+the same name differ several-fold in ASR and TTS speed when these differ."""
+
+
+def cpu_speed_flags() -> list[str] | None:
+    """Which of `SPEED_FLAGS` this CPU has (Linux), or None when it cannot be told."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text("utf-8").splitlines():
+            if line.startswith("flags"):
+                present = set(line.split(":", 1)[1].split())
+                return [flag for flag in SPEED_FLAGS if flag in present]
+    except OSError:
+        pass
+    return None
+
+
 def machine() -> dict[str, Any]:
     affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
@@ -46,6 +63,7 @@ def machine() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cpus_usable": len(affinity) if affinity is not None else os.cpu_count(),
         "cpu_model": cpu_model(),
+        "cpu_flags": cpu_speed_flags(),
         "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),

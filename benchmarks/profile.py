@@ -64,6 +64,7 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("calls, brain and the rest of the daemon", OWN_PACKAGES),
 )
 OTHER_AREA = "event loop, logging, other"
+LOOP_FILES = ("asyncio/base_events.py", "asyncio/events.py", "asyncio/runners.py")
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -96,9 +97,22 @@ def parse_collapsed(text: str) -> list[tuple[list[Frame], int]]:
     return stacks
 
 
+def callback_frames(frames: list[Frame]) -> list[Frame]:
+    """The frames below the event loop's dispatch (all of them in a worker thread).
+
+    Every main-thread stack starts at `daemon/server.py` and runs through asyncio's loop, so
+    only what the loop called tells what the CPU was doing; a sample in the loop itself (epoll,
+    scheduling) has no callback frames and counts as the event loop's.
+    """
+    for depth in range(len(frames) - 1, -1, -1):
+        if frames[depth].file.endswith(LOOP_FILES):
+            return frames[depth + 1:]
+    return frames
+
+
 def area_of(frames: list[Frame]) -> str:
     """The area of the innermost frame that belongs to one (see the module docstring)."""
-    for frame in reversed(frames):
+    for frame in reversed(callback_frames(frames)):
         for area, fragments in AREAS:
             if any(fragment in frame.file for fragment in fragments):
                 return area
@@ -106,7 +120,7 @@ def area_of(frames: list[Frame]) -> str:
 
 
 def own_frame(frames: list[Frame]) -> Frame | None:
-    for frame in reversed(frames):
+    for frame in reversed(callback_frames(frames)):
         if any(package in frame.file for package in OWN_PACKAGES):
             return frame
     return None
@@ -134,7 +148,7 @@ def summarise_stacks(stacks: Iterable[tuple[list[Frame], int]], *, seconds: floa
         total += count
         areas[area_of(frames)] += count
         mine = own_frame(frames)
-        own[f"{mine.func} ({_short(mine.file)})" if mine else "(no frame of ours)"] += count
+        own[f"{mine.func} ({_short(mine.file)})" if mine else "(none: event loop, libraries)"] += count
         leaves[f"{frames[-1].func} ({_short(frames[-1].file)})"] += count
 
     def rows(counter: Counter[str], key: str, limit: int | None) -> list[dict[str, Any]]:

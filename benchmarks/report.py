@@ -178,8 +178,10 @@ def measured_line(result: dict[str, Any]) -> str:
     """When, on what machine, at which commit."""
     m, git = result["machine"], result["git"]
     commit = (git.get("commit") or "unknown")[:10] + (" (dirty)" if git.get("dirty") else "")
+    flags = m.get("cpu_flags")
+    features = f", {'/'.join(flags) or 'no AVX2'}" if flags is not None else ""
     return (f"Measured {result['generated_at']} on {m['cpu_count']} x {m['cpu_model']} "
-            f"({m['memory_gb']} GB), Python {m['python']}, commit `{commit}`")
+            f"({m['memory_gb']} GB{features}), Python {m['python']}, commit `{commit}`")
 
 
 def header_lines(result: dict[str, Any]) -> list[str]:

@@ -32,8 +32,9 @@ STACKS = "\n".join([
     # websockets framing with no frame of ours below the event loop
     "_run_once (asyncio/base_events.py:1900);run (asyncio/events.py:80);"
     f"recv (websockets/asyncio/connection.py:300);parse ({SITE}websockets/frames.py:120) 3",
-    # pure event-loop bookkeeping
-    "run_forever (asyncio/base_events.py:608);_run_once (asyncio/base_events.py:1936) 2",
+    # the event loop itself, under the daemon's entry point: not the daemon's own work
+    "run (/repo/daemon/server.py:80);run_forever (asyncio/base_events.py:608);"
+    "_run_once (asyncio/base_events.py:1936);select (selectors.py:468) 2",
     "not a stack line",
     "",
 ])
@@ -62,7 +63,7 @@ def test_samples_are_grouped_by_area_by_our_function_and_by_leaf() -> None:
     assert summary["areas"][0]["area"] == "ASR (faster-whisper)"  # largest first
     own = {row["function"]: row["samples"] for row in summary["own_functions"]}
     assert own == {"_transcribe (daemon/speech/asr.py)": 40, "encode (daemon/media/mulaw.py)": 10,
-                   "is_speech (daemon/media/vad.py)": 5, "(no frame of ours)": 5}
+                   "is_speech (daemon/media/vad.py)": 5, "(none: event loop, libraries)": 5}
     leaves = {row["function"]: row["share_pct"] for row in summary["leaf_functions"]}
     assert leaves["parse (websockets/frames.py)"] == 5.0  # site-packages prefix dropped
 

@@ -204,7 +204,8 @@ def test_ablation_table_names_each_setting_and_what_it_switches_off(tmp_path: Pa
     base, silence = ablations.VARIANTS[0], ablations.VARIANTS[1]
     result = {"generated_at": "2026-01-01T10:00:00+00:00", "calls": 2, "scenario": "latency_probe",
               "capacity_level": 20, "git": {"commit": "0123456789abcdef", "dirty": True},
-              "machine": {"cpu_count": 2, "cpu_model": "Test CPU", "memory_gb": 8.0, "python": "3.11"},
+              "machine": {"cpu_count": 2, "cpu_model": "Test CPU", "memory_gb": 8.0, "python": "3.11",
+                          "cpu_flags": ["avx2", "avx512_vnni"]},
               "variants": [_ablation_row(base, 250.0, True), _ablation_row(silence, 800.0, False)]}
     table = ablations.ablation_table(result)
     assert table.rows[0][:3] == ["baseline (defaults)", "250", "500"]
@@ -214,6 +215,7 @@ def test_ablation_table_names_each_setting_and_what_it_switches_off(tmp_path: Pa
     assert table.notes == [f"- **silence-only endpointing** switches off: {silence.switched_off}."]
     md = ablations.to_markdown(result)
     assert "commit `0123456789 (dirty)`" in md and "| silence-only endpointing" in md
+    assert "Test CPU (8.0 GB, avx2/avx512_vnni)" in md  # the features that set ASR/TTS speed
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- ablations:start -->\nold\n<!-- ablations:end -->\n<!-- bench:start -->keep")
     assert ablations.update_readme(md, readme)

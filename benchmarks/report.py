@@ -60,9 +60,9 @@ def single_call_table(single: dict[str, Any]) -> Table:
     ]
     barge = single.get("barge_in")
     if barge:
-        value = barge["clear_after_ms"]
-        table.rows.append(["barge-in: `clear` after lead starts", "1" if value is not None else "0",
-                           ms(value), ms(value), ms(value)])
+        for name, value in (("barge-in: `clear` after lead starts", barge["clear_after_ms"]),
+                            ("barge-in: agent audio stops at the lead", barge.get("agent_quiet_after_ms"))):
+            table.rows.append([name, "1" if value is not None else "0", ms(value), ms(value), ms(value)])
     table.notes.append(
         f"{single['scenario']}: {_turns_note(single['turns'])} Agent audio late "
         f"{single['late_frames']}x ({single['missing_frames']:.0f} frames missing).")

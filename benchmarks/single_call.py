@@ -11,7 +11,7 @@ Two views of every answer are kept side by side, because they measure different 
 
 Calls run one after another, in real time, with the `latency_probe` scenario (four short
 lines, each answered). A separate `barge_in` call measures how fast `clear` arrives after the
-lead starts talking over the agent.
+lead starts talking over the agent, and when the agent's audio actually stopped at the lead.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from benchmarks.harness import (
 )
 from benchmarks.resources import ResourceSampler
 from benchmarks.stats import summarise
+from daemon.simulate.report import AgentTurnReport, LineReport
 from daemon.speech.asr import ASRBackend
 
 LATENCY_KEYS = ("endpoint", "asr", "llm_first_token", "tts_first_audio", "total")
@@ -115,6 +116,22 @@ def per_call(run: CallRun) -> dict[str, Any]:
     }
 
 
+def agent_quiet_after_ms(line: LineReport, agent_turns: Sequence[AgentTurnReport]) -> float | None:
+    """Lead starts talking over the agent -> the agent's audio stops playing at the lead.
+
+    The daemon stops sending at once while it checks whether the sound was only "mhm" and
+    sends `clear` after the check; the lead stops hearing the agent when its short playout
+    buffer runs dry or the `clear` empties it, whichever comes first. The interrupted turn's
+    `ended_at` is that moment (see `daemon.simulate.playback.Playout.clear`).
+    """
+    if line.started_at is None:
+        return None
+    for turn in agent_turns:
+        if turn.interrupted and turn.started_at <= line.started_at <= turn.ended_at + 0.5:
+            return round(1000.0 * max(0.0, turn.ended_at - line.started_at), 1)
+    return None
+
+
 async def barge_in(daemon: DaemonUnderTest, voices: LeadVoices, scenario: str,
                    asr: ASRBackend | None) -> dict[str, Any]:
     """One barge-in call: lead starts talking -> `clear` received, and what was stored."""
@@ -125,6 +142,7 @@ async def barge_in(daemon: DaemonUnderTest, voices: LeadVoices, scenario: str,
         "scenario": scenario,
         "id": run.placed.id,
         "clear_after_ms": lines[0].clear_after_ms if lines else None,
+        "agent_quiet_after_ms": agent_quiet_after_ms(lines[0], run.report.agent_turns) if lines else None,
         "over_agent": lines[0].over_agent if lines else None,
         "clears_received": run.report.clears_received,
         "interrupted_turn_stored": any(t.get("interrupted") for t in turns if t.get("role") == "agent"),

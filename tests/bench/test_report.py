@@ -22,7 +22,9 @@ from benchmarks.capacity import CapacityLimits, best_level, collapse_reason
 from benchmarks.meta import code_changed, load_warnings, targets
 from benchmarks.report import END_MARK, START_MARK, replace_block, to_markdown, update_readme, write_results
 from benchmarks.run import BenchOptions
+from benchmarks.single_call import agent_quiet_after_ms
 from benchmarks.stats import percentile, summarise
+from daemon.simulate.report import AgentTurnReport, LineReport
 
 
 @pytest.mark.parametrize("q", [0, 5, 50, 90, 95, 99, 100])
@@ -113,6 +115,7 @@ def fake_result() -> dict[str, Any]:
                         "latency_ms": latency, "greeting_first_audio_ms": stat, "turns": turns,
                         "late_frames": 0, "missing_frames": 0.0, "problems": [],
                         "barge_in": {"scenario": "barge_in", "clear_after_ms": 280.0,
+                                     "agent_quiet_after_ms": 190.0,
                                      "turns": turns, "problems": []}},
         "capacity": {"scenario": "latency_probe", "levels": [level], "target_ms": 1500.0,
                      "collapse_ms": 3000.0, "ramp_s": 2.0, "max_concurrency_meeting_target": 5,
@@ -141,6 +144,7 @@ def test_markdown_has_every_table_and_no_local_paths(tmp_path: Path) -> None:
         assert f"**{title}" in md
     assert "| voice-to-voice p50 (single call) | <= 350 ms | 300 ms | yes |" in md
     assert "store down" in md and "/tmp/x" not in md
+    assert "| barge-in: agent audio stops at the lead | 1 | 190 | 190 | 190 |" in md
     assert "**Warning:** The machine was not idle" in md and "5 calls: 60%" in md
     json_path, md_path = write_results(fake_result(), tmp_path)
     assert json.loads(json_path.read_text())["capacity"]["max_concurrency_meeting_target"] == 5
@@ -222,3 +226,20 @@ def test_ablation_table_names_each_setting_and_what_it_switches_off(tmp_path: Pa
     block = readme.read_text()
     assert "old" not in block and "<!-- bench:start -->keep" in block
     assert block.count("| baseline (defaults) |") == 1
+
+
+def _agent_turn(index: int, start: float, end: float, interrupted: bool) -> AgentTurnReport:
+    return AgentTurnReport(index=index, started_at=start, started_at_wall=None, ended_at=end,
+                           audio_ms=1000.0 * (end - start), media_messages=10,
+                           interrupted=interrupted, cut_off=False, underruns=0, underrun_ms=0.0)
+
+
+def test_agent_quiet_is_when_the_talked_over_turn_stopped_playing() -> None:
+    line = LineReport(step=2, kind="barge_in", text="Sorry, who is this?", started_at=10.0)
+    turns = [_agent_turn(0, 2.0, 6.0, False),  # the greeting, long over
+             _agent_turn(1, 8.0, 10.27, True),  # talked over: went quiet 270 ms in
+             _agent_turn(2, 11.0, 12.0, False)]  # the answer
+    assert agent_quiet_after_ms(line, turns) == 270.0
+    # nothing was interrupted (the agent went on talking): no number, not a made-up one
+    assert agent_quiet_after_ms(line, [turns[0], _agent_turn(1, 8.0, 13.0, False)]) is None
+    assert agent_quiet_after_ms(LineReport(step=2, kind="barge_in", text="x"), turns) is None

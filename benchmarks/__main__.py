@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from benchmarks import ablations
@@ -133,10 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the harness broke: say so, keep the last good results
         progress(f"benchmark failed: {type(exc).__name__}: {exc}")
         return 1
-    if args.ablations:
-        return _finish_ablations(result, args.out, args.update_readme)
-    if args.profile:
-        return _finish_profile(result, args.out, args.update_readme)
+    if args.ablations or args.profile:
+        kind = ablations if args.ablations else cpu_profile
+        return _finish_extra(kind, result, args.out, args.update_readme)
     print_tables(result)
     json_path, md_path = write_results(result, args.out)
     progress(f"wrote {json_path} and {md_path}")
@@ -148,29 +148,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _finish_ablations(result: dict[str, Any], out: Path, readme: bool) -> int:
-    ablations.print_table(result)
-    json_path, md_path = ablations.write(result, out)
+def _finish_extra(kind: ModuleType, result: dict[str, Any], out: Path, readme: bool) -> int:
+    """Print, write and publish an ablations or profile result (the modules share this API)."""
+    kind.print_tables(result)
+    json_path, md_path = kind.write(result, out)
     progress(f"wrote {json_path} and {md_path}")
     if readme:
-        if ablations.update_readme(ablations.to_markdown(result), README):
-            progress("README.md ablations block updated")
+        if kind.update_readme(kind.to_markdown(result), README):
+            progress(f"README.md {kind.START_MARK} block updated")
         else:
-            progress("README.md has no <!-- ablations:start --> / <!-- ablations:end --> markers; "
-                     "left as is")
-    return 0
-
-
-def _finish_profile(result: dict[str, Any], out: Path, readme: bool) -> int:
-    cpu_profile.print_tables(result)
-    json_path, md_path = cpu_profile.write(result, out)
-    progress(f"wrote {json_path}, {md_path} and {out / result['raw_stacks']}")
-    if readme:
-        if cpu_profile.update_readme(cpu_profile.to_markdown(result), README):
-            progress("README.md profile block updated")
-        else:
-            progress("README.md has no <!-- profile:start --> / <!-- profile:end --> markers; "
-                     "left as is")
+            progress(f"README.md has no {kind.START_MARK} / {kind.END_MARK} markers; left as is")
     return 0
 
 

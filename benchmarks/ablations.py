@@ -11,7 +11,6 @@ run, so the comparison is between numbers taken minutes apart on the same machin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from benchmarks.report import (
     print_rich_tables,
     render_markdown_tables,
     update_marked_file,
+    write_pair,
 )
 from benchmarks.run import BenchOptions, run
 
@@ -121,7 +121,7 @@ def ablation_table(result: dict[str, Any]) -> Table:
     return table
 
 
-def print_table(result: dict[str, Any]) -> None:
+def print_tables(result: dict[str, Any]) -> None:
     print_rich_tables([ablation_table(result)])
 
 
@@ -132,11 +132,7 @@ def to_markdown(result: dict[str, Any]) -> str:
 
 
 def write(result: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out_dir / "ablations.json", out_dir / "ablations.md"
-    json_path.write_text(json.dumps(result, indent=2, default=str) + "\n", "utf-8")
-    md_path.write_text(to_markdown(result), "utf-8")
-    return json_path, md_path
+    return write_pair(result, to_markdown(result), out_dir, "ablations")
 
 
 def update_readme(markdown: str, readme: Path) -> bool:

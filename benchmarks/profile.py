@@ -20,7 +20,6 @@ which flamegraph.pl and speedscope.app read as they are.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shutil
 import signal
@@ -43,6 +42,7 @@ from benchmarks.report import (
     print_rich_tables,
     render_markdown_tables,
     update_marked_file,
+    write_pair,
 )
 
 START_MARK, END_MARK = "<!-- profile:start -->", "<!-- profile:end -->"
@@ -221,14 +221,13 @@ class Recorder:
 
 async def run_profile(*, level: int = DEFAULT_LEVEL, scenario: str = "latency_probe",
                       strategy: Path, ramp_s: float = 2.0, out_dir: Path,
-                      daemon_env: dict[str, str] | None = None,
                       progress: Callable[[str], None] = lambda _m: None) -> dict[str, Any]:
     """Profile one capacity level of `level` calls; the raw stacks go to `out_dir`."""
     raw = out_dir / "profile.collapsed.txt"
     voices = LeadVoices()
     progress("synthesising the leads' lines")
     await voices.prepare([scenario_named(scenario)])
-    daemon = DaemonUnderTest(env=daemon_env or {})
+    daemon = DaemonUnderTest()
     try:
         progress("starting the daemon")
         await daemon.start()
@@ -239,6 +238,7 @@ async def run_profile(*, level: int = DEFAULT_LEVEL, scenario: str = "latency_pr
         async with recorder:
             row = await run_level(daemon, voices, level, scenario=scenario, ramp_s=ramp_s, asr=None)
             await recorder.stop()
+        progress(f"raw stacks in {raw}")
     finally:
         progress("stopping the daemon")
         exit_code = await daemon.stop()
@@ -277,11 +277,7 @@ def to_markdown(result: dict[str, Any]) -> str:
 
 
 def write(result: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out_dir / "profile.json", out_dir / "profile.md"
-    json_path.write_text(json.dumps(result, indent=2, default=str) + "\n", "utf-8")
-    md_path.write_text(to_markdown(result), "utf-8")
-    return json_path, md_path
+    return write_pair(result, to_markdown(result), out_dir, "profile")
 
 
 def update_readme(markdown: str, readme: Path) -> bool:

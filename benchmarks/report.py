@@ -267,13 +267,18 @@ def progress(message: str) -> None:
     Console(stderr=True).print(f"[dim]bench:[/] {message}", highlight=False)
 
 
+def write_pair(result: dict[str, Any], markdown: str, out_dir: Path, stem: str) -> tuple[Path, Path]:
+    """Write `<stem>.json` (every number) and `<stem>.md` (the tables); returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
+    json_path.write_text(json.dumps(result, indent=2, default=str) + "\n", "utf-8")
+    md_path.write_text(markdown, "utf-8")
+    return json_path, md_path
+
+
 def write_results(result: dict[str, Any], out_dir: Path = RESULTS_DIR) -> tuple[Path, Path]:
     """Write `latest.json` and `latest.md`; returns their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = out_dir / "latest.json", out_dir / "latest.md"
-    json_path.write_text(json.dumps(result, indent=2, default=str) + "\n", "utf-8")
-    md_path.write_text(to_markdown(result), "utf-8")
-    return json_path, md_path
+    return write_pair(result, to_markdown(result), out_dir, "latest")
 
 
 def replace_block(text: str, block: str) -> str | None:

@@ -127,7 +127,7 @@ def agent_quiet_after_ms(line: LineReport, agent_turns: Sequence[AgentTurnReport
     if line.started_at is None:
         return None
     for turn in agent_turns:
-        if turn.interrupted and turn.started_at <= line.started_at <= turn.ended_at + 0.5:
+        if turn.interrupted and turn.started_at <= line.started_at <= turn.ended_at:
             return round(1000.0 * max(0.0, turn.ended_at - line.started_at), 1)
     return None
 

@@ -9,7 +9,7 @@ reply cancelled before it finished is only recorded once the session says what w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 Role = Literal["lead", "agent"]
@@ -54,6 +54,14 @@ class Conversation:
         elif played:
             self.lines.append(Line("agent", played, interrupted=True))
             self._last_agent = len(self.lines) - 1
+
+    def snapshot(self) -> tuple[list[Line], int | None]:
+        """The history as it is now, for `restore` (a reply taken back before it was heard)."""
+        return [replace(line) for line in self.lines], self._last_agent
+
+    def restore(self, snapshot: tuple[list[Line], int | None]) -> None:
+        lines, last_agent = snapshot
+        self.lines, self._last_agent = [replace(line) for line in lines], last_agent
 
     def messages(self) -> list[dict[str, str]]:
         """Chat Completions messages, most recent `max_messages` only."""

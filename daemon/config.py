@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     asr_workers: int = Field(default=2, ge=1)
     asr_cpu_threads: int = Field(default=2, ge=1)
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)
-    bargein_min_ms: int = Field(default=160, ge=0)
+    bargein_min_ms: int = Field(default=200, ge=20)
     silence_timeout_seconds: float = Field(default=12.0, gt=0)
     dtmf_optout_digit: str = "9"
     ai_disclosure: bool = True

@@ -8,6 +8,7 @@ goodbye to finish playing.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -216,6 +217,23 @@ class CallBrain:
 
     def cancel_active_stream(self) -> None:
         self.agent.cancel_active_stream()
+
+    def checkpoint(self) -> tuple[Any, ...]:
+        """What a reply may change: the playbook's state and the heard history.
+
+        Taken before each reply so that a reply the lead talked over at once (their turn was not
+        over) can be taken back with `restore` and the whole turn answered instead.
+        """
+        book = self.agent.playbook
+        return (self.agent.conversation.snapshot(),
+                copy.deepcopy(book.state) if book is not None else None)
+
+    def restore(self, checkpoint: tuple[Any, ...]) -> None:
+        """Forget every reply and lead line since `checkpoint` (see `checkpoint`)."""
+        history, state = checkpoint
+        self.agent.conversation.restore(history)
+        if state is not None and self.agent.playbook is not None:
+            self.agent.playbook.state = state
 
     def record_heard(self, text_played: str) -> None:
         self.agent.record_heard(text_played)

@@ -25,10 +25,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
+from daemon.calls.clock import REAL_CLOCK, Clock
 from daemon.telephony import codec
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,8 @@ class PlayedTurn:
 
 class AudioPlayer:
     def __init__(self, send: Send, stream_sid: str, source: AudioSource,
-                 lead_ms: int = 100) -> None:
+                 lead_ms: int = 100, clock: Clock = REAL_CLOCK) -> None:
+        self._clock = clock
         self._send = send
         self._stream_sid = stream_sid
         self._source = source
@@ -178,19 +179,19 @@ class AudioPlayer:
 
     async def _send_frame(self, frame: bytes, turn: PlayedTurn | None, sentence: Sentence) -> None:
         await self._resume.wait()
-        now = time.monotonic()
+        now = self._clock.now()
         if self._play_clock < now:
             if turn is not None and turn.first_frame_at is not None and sentence.frames_sent:
                 self.late_frames += 1  # the far end ran dry in the middle of a sentence
             self._play_clock = now
         ahead = self._play_clock - now
         if ahead > self._lead_s:
-            await asyncio.sleep(ahead - self._lead_s)
+            await self._clock.sleep(ahead - self._lead_s)
             await self._resume.wait()
         await self._send(codec.media_message(self._stream_sid, frame))
         if turn is not None and turn.first_frame_at is None:
-            turn.first_frame_at = time.monotonic()
-        self._play_clock = max(self._play_clock, time.monotonic()) + FRAME_S
+            turn.first_frame_at = self._clock.now()
+        self._play_clock = max(self._play_clock, self._clock.now()) + FRAME_S
         sentence.frames_sent += 1
         self.frames_sent += 1
         if sentence.mark and sentence.frames_sent % PROGRESS_FRAMES == 0:
@@ -220,14 +221,18 @@ class AudioPlayer:
     @property
     def playing(self) -> bool:
         """True while the far end may still be playing agent audio."""
-        return bool(self._marks) or time.monotonic() < self._play_clock
+        return bool(self._marks) or self._clock.now() < self._play_clock
 
     # --- barge-in -----------------------------------------------------------------------------
     def pause(self) -> None:
         self._resume.clear()
 
+    @property
+    def paused(self) -> bool:
+        return not self._resume.is_set()
+
     def resume(self) -> None:
-        self._play_clock = max(self._play_clock, time.monotonic())
+        self._play_clock = max(self._play_clock, self._clock.now())
         self._resume.set()
 
     async def interrupt(self) -> PlayedTurn | None:
@@ -252,7 +257,7 @@ class AudioPlayer:
         self._marks.clear()
         self._progress.clear()
         await self._send(codec.clear_message(self._stream_sid))
-        self._play_clock = time.monotonic()
+        self._play_clock = self._clock.now()
         self._resume.set()
         if turn is not None:
             turn.finished.set()

@@ -18,8 +18,9 @@ An utterance moves through four phases::
 * ONSET waits for `min_speech_ms` of voiced frames (gaps up to `hangover_ms` allowed) before
   announcing `SpeechStarted`; a click or a cough shorter than that is ignored.
 * SPEAKING collects audio. Unvoiced gaps up to `hangover_ms` (stops, plosives) count as speech.
-  Each time the speech crosses a multiple of `ongoing_step_ms` we emit `SpeechOngoing`; the
-  session uses it for barge-in while the agent is talking.
+  Each time the speech crosses a multiple of `ongoing_step_ms` we emit `SpeechOngoing`, and
+  `SpeechPaused` when a gap outlasts the hangover; the session's barge-in policy uses both
+  while the agent is talking (`utterance_audio()` gives it the words so far to peek at).
 * PAUSED counts silence (a voiced run shorter than `min_speech_ms` is noise and counts as
   silence too). At `speculative_pause_ms` we ask for a transcript of the whole utterance so far
   (`TranscribeRequest` with a fresh `seq`) without ending the turn:
@@ -53,6 +54,7 @@ from daemon.media.endpointing import is_complete_utterance, is_question
 
 if TYPE_CHECKING:
     from daemon.config import Settings
+    from daemon.speech.asr import Transcript
 
 Pcm = npt.NDArray[np.int16]
 
@@ -126,6 +128,13 @@ class SpeechOngoing:
     speech_ms: int
 
 
+@dataclass(frozen=True)
+class SpeechPaused:
+    """The lead fell quiet for longer than the hangover; the utterance may still go on."""
+
+    speech_ms: int
+
+
 @dataclass(frozen=True, eq=False)
 class TranscribeRequest:
     """Transcribe `audio` (the whole utterance so far, 8 kHz int16, read-only) and call
@@ -148,7 +157,8 @@ class TurnEnded:
     """The lead finished a turn: answer `text` now.
 
     `endpoint_ms` is the silence between the lead's last speech and this decision; `early` is
-    True when the words themselves ended the turn before `max_silence_ms`.
+    True when the words themselves ended the turn before `max_silence_ms`. `transcript` is the
+    ASR result the text came from (confidence, timings), when the caller passed one.
     """
 
     seq: int
@@ -157,6 +167,7 @@ class TurnEnded:
     endpoint_ms: int
     speech_ms: int
     early: bool
+    transcript: Transcript | None = None
 
 
 @dataclass(frozen=True)
@@ -169,7 +180,8 @@ class UtteranceDropped:
 
 
 TurnEvent = (
-    SpeechStarted | SpeechOngoing | TranscribeRequest | SpeculationDiscarded | TurnEnded | UtteranceDropped
+    SpeechStarted | SpeechOngoing | SpeechPaused | TranscribeRequest | SpeculationDiscarded
+    | TurnEnded | UtteranceDropped
 )
 
 
@@ -193,6 +205,7 @@ class _Decided:
     silence_frames: int  # silence when decided, grows while we wait for the transcript
     text: str | None
     early: bool = False
+    transcript: Transcript | None = None
 
 
 def _readonly(frames: list[Pcm]) -> Pcm:
@@ -211,6 +224,7 @@ class TurnDetector:
     _spec_text: str | None
     _spec_hold: int | None  # silence a finished speculative transcript still needs
     _spec_audio: Pcm | None
+    _spec_transcript: Transcript | None
 
     def __init__(self, config: TurnConfig | None = None) -> None:
         self.config = cfg = config or TurnConfig()
@@ -248,6 +262,10 @@ class TurnDetector:
         """Speech collected in the open utterance (0 when none is open)."""
         return self._speech * self.config.frame_ms if self.utterance_open else 0
 
+    def utterance_audio(self) -> Pcm:
+        """The open utterance so far, pre-roll included (empty when none is open)."""
+        return _readonly(self._frames) if self.utterance_open else _readonly([])
+
     def feed(self, frame: Pcm, is_speech: bool) -> list[TurnEvent]:
         """Advance by one frame of `frame_samples` int16 samples and its speech verdict."""
         pcm = np.array(frame, dtype=np.int16, copy=True)
@@ -272,8 +290,11 @@ class TurnDetector:
         self._frame_index += 1
         return events
 
-    def on_transcript(self, seq: int, text: str) -> list[TurnEvent]:
+    def on_transcript(self, seq: int, text: str,
+                      transcript: Transcript | None = None) -> list[TurnEvent]:
         """Deliver the ASR result for a `TranscribeRequest`; stale seqs are ignored.
+
+        `transcript` (the full ASR result) travels with the `TurnEnded` it produces.
 
         Words alone cannot tell "Sorry to cut you off, what does it cost?" from two turns: the
         transcript of the first half reads "Sorry to cut you off." So a finished question (of
@@ -284,6 +305,7 @@ class TurnDetector:
         """
         if seq == self._spec_seq and self._spec_text is None:
             self._spec_text = text
+            self._spec_transcript = transcript
             if text.strip() and is_complete_utterance(text):
                 self._spec_hold = self._hold_for(text)
                 if self._silence >= self._spec_hold:
@@ -293,6 +315,7 @@ class TurnDetector:
         for waiting in self._decided:
             if waiting.seq == seq and waiting.text is None:
                 waiting.text = text
+                waiting.transcript = transcript
                 return self._release()
         return []
 
@@ -324,6 +347,7 @@ class TurnDetector:
         self._ongoing_next = self._ongoing_step
         self._spec_seq = self._spec_text = self._spec_audio = None
         self._spec_hold = None
+        self._spec_transcript = None
 
     def _feed_onset(self, pcm: Pcm, is_speech: bool, events: list[TurnEvent]) -> None:
         self._onset.append(pcm)
@@ -353,6 +377,7 @@ class TurnDetector:
         self._silence += 1
         if self._silence > self._hangover:
             self._phase, self._voiced_run = _Phase.PAUSED, 0
+            events.append(SpeechPaused(self._speech * self.config.frame_ms))
             self._check_pause(events)
 
     def _feed_paused(self, pcm: Pcm, is_speech: bool, events: list[TurnEvent]) -> None:
@@ -418,6 +443,7 @@ class TurnDetector:
     def _request(self) -> TranscribeRequest:
         self._spec_seq, self._next_seq = self._next_seq, self._next_seq + 1
         self._spec_text = None
+        self._spec_transcript = None
         self._spec_hold = None
         self._spec_audio = _readonly(self._frames)
         return TranscribeRequest(self._spec_seq, self._spec_audio, self._silence_ms())
@@ -432,6 +458,7 @@ class TurnDetector:
                 self._silence,
                 self._spec_text,
                 early,
+                self._spec_transcript,
             )
         )
         self._end_utterance()
@@ -459,6 +486,7 @@ class TurnDetector:
                     endpoint_ms=turn.silence_frames * ms,
                     speech_ms=turn.speech_frames * ms,
                     early=turn.early,
+                    transcript=turn.transcript,
                 )
             )
         return events

@@ -24,12 +24,15 @@ Speech that starts while a reply is pending (being thought of, or playing) opens
   commits too: nobody says "mhm" for that long.
 * A peek that reads as a backchannel ("yeah", "okay"), or the lead falling quiet before any
   words were sure, resumes the agent where it paused. That verdict is provisional: if the lead
-  goes on, the agent pauses again; and the utterance's own final transcript decides. Nothing the
+  falls quiet and then goes on, the agent pauses again; later peeks and `runon_ms` still
+  apply; and the utterance's own final transcript decides. Nothing the
   lead says is lost: an utterance whose final transcript is not a backchannel is a turn, and
   said over the agent, an interruption.
 * Committing is an `Interrupt` when the agent had been talking for a while, and a `Yield` when
   the lead resumed within `yield_window_ms` of the turn the reply answers: that turn was not
-  over, so the reply is dropped (not kept in history) and the whole turn is answered.
+  over, so the reply is dropped (not kept in history) and the whole turn is answered. A lead
+  going on right after their own turn is rarely saying "mhm", so a yield needs only
+  `yield_speech_ms` of speech, no words.
 
 An utterance that starts with no reply pending is simply a turn (`Verdict.turn`).
 """
@@ -48,7 +51,7 @@ if TYPE_CHECKING:
 BACKCHANNELS = frozenset({
     "mhm", "mm", "mmm", "mmhmm", "mm-hmm", "mm-hm", "m-hm", "uh-huh", "uh huh", "uhhuh", "hmm",
     "hm", "ok", "okay", "okay okay", "yeah", "yeah yeah", "yep", "yes", "yes yes", "right",
-    "right right", "sure", "got it", "i see", "alright", "all right", "ah", "oh", "uh", "um",
+    "right right", "sure", "got it", "i see", "alright", "all right", "ah", "oh",
     "aha", "ah-ha", "uh-hm", "huh", "cool", "nice", "great", "true", "exactly", "indeed",
     "okay yeah", "yeah okay", "yeah right", "oh okay", "ok yeah", "yeah sure", "oh yeah",
     "oh i see", "mhm yeah", "yeah mhm", "ha", "haha", "ha ha", "ha ha ha", "hehe",
@@ -81,6 +84,7 @@ class BargeInConfig:
     peek_every_ms: int = 120  # later peeks while still undecided
     runon_ms: int = 680  # speech this long is never a backchannel
     yield_window_ms: int = 1500  # resuming this soon after a turn's end means it was not over
+    yield_speech_ms: int = 120  # ...and this much speech then is enough to yield
     min_logprob: float = -1.3  # a peek must be at least this sure to interrupt on its own
     short_turn_ms: int = 560  # an unsure final transcript of a sound this short is no turn
     min_confidence: float = 0.3  # ...unsure meaning below this confidence
@@ -162,6 +166,7 @@ class BargeInPolicy:
         self._onset = 0.0
         self._next_peek = 0
         self._paused = False
+        self._quiet = False  # the lead fell quiet since its last speech
         self.yielded = False  # the last commit was a Yield (merge the next turn)
 
     # --- the agent ----------------------------------------------------------------------------
@@ -206,6 +211,7 @@ class BargeInPolicy:
         self._onset = self._clock()
         self._contest = _Contest.CHECKING
         self._next_peek = self.config.peek_first_ms
+        self._quiet = False
         return self._pause()
 
     def speech(self, speech_ms: int) -> list[BargeInAction]:
@@ -214,10 +220,13 @@ class BargeInPolicy:
             return []
         if speech_ms >= self.config.runon_ms:
             return self._commit(f"speech ran on ({speech_ms} ms)")
+        if speech_ms >= self.config.yield_speech_ms and self._resuming_turn():
+            return self._commit(f"the lead went on ({speech_ms} ms)")
         actions: list[BargeInAction] = []
-        if self._contest is _Contest.PROVISIONAL:
+        if self._contest is _Contest.PROVISIONAL and self._quiet:
             self._contest = _Contest.CHECKING  # "mhm" was not all: hold the agent again
             actions += self._pause()
+        self._quiet = False
         if speech_ms >= self._next_peek:
             self._next_peek = speech_ms + self.config.peek_every_ms
             actions.append(Peek(speech_ms))
@@ -225,6 +234,7 @@ class BargeInPolicy:
 
     def speech_stopped(self) -> list[BargeInAction]:
         """The lead fell quiet (the utterance may still go on)."""
+        self._quiet = True
         if self._contest is _Contest.CHECKING:
             self._contest = _Contest.PROVISIONAL
             return self._resume()
@@ -283,6 +293,11 @@ class BargeInPolicy:
         self._paused = False
         return [Resume()]
 
+    def _resuming_turn(self) -> bool:
+        """The lead started again soon after the turn this reply answers: it was not over."""
+        end = self._reply_turn_end
+        return end is not None and self._onset - end <= self.config.yield_window_ms
+
     def _commit(self, reason: str) -> list[BargeInAction]:
         self._contest = _Contest.COMMITTED
         return self._commit_actions(reason)
@@ -291,9 +306,9 @@ class BargeInPolicy:
         after = self._clock() - self._onset
         self._paused = False
         self._reply_active = False
-        turn_end = self._reply_turn_end
+        resuming = self._resuming_turn()
         self._reply_turn_end = None
-        if turn_end is not None and self._onset - turn_end <= self.config.yield_window_ms:
+        if resuming:
             self.yielded = True
             return [Yield(reason, after)]
         self.yielded = False

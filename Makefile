@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PRISM  := .cache/prism/node_modules/.bin/prism
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench bench-ablations bench-profile prism clean
+.PHONY: install demo test lint typecheck pytest bench bench-ablations bench-profile bench-turns prism clean
 
 install: $(STAMP)
 
@@ -45,6 +45,13 @@ bench-ablations: install
 # Where the daemon's CPU goes during 20 concurrent calls (py-spy; about 2 minutes).
 bench-profile: install
 	$(BIN)/python -m benchmarks --profile --update-readme
+
+# Turn-taking heard from the lead's phone: labelled interruptions, backchannels, multi-part turns
+# and short answers (Piper and espeak-ng voices, clean and noisy), default vs silence-only
+# endpointing (about 15 minutes).
+bench-turns: install
+	command -v espeak-ng >/dev/null || (apt-get install -y espeak-ng || sudo apt-get install -y espeak-ng)
+	$(BIN)/python -m benchmarks --turns --update-readme
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchmarks import ablations
+from benchmarks import ablations, turns
 from benchmarks import profile as cpu_profile
 from benchmarks.capacity import CapacityLimits
 from benchmarks.report import (
@@ -74,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json / latest.md go")
     p.add_argument("--update-readme", action="store_true",
                    help="replace README.md's <!-- bench:start --> ... <!-- bench:end --> block "
-                        "(with --ablations, the <!-- ablations:start --> block)")
+                        "(with --ablations, --profile or --turns, that section's own block)")
     p.add_argument("--ablations", action="store_true",
                    help="measure what each optimisation buys: single calls (default "
                         f"{ABLATION_CALLS}) with one optimisation switched off at a time, plus "
@@ -84,7 +84,30 @@ def parser() -> argparse.ArgumentParser:
                    help="sample the daemon with py-spy during one capacity level (default "
                         f"{cpu_profile.DEFAULT_LEVEL} calls): where its CPU goes, by area and by "
                         "function; writes profile.json / profile.md / profile.collapsed.txt")
+    p.add_argument("--turns", action="store_true",
+                   help="turn-taking: labelled lead clips (interruptions, backchannels, multi-part "
+                        "turns, short answers) played over and after the greeting, with the "
+                        "default daemon and with silence-only endpointing; writes turns.json / "
+                        "turns.md (about 15 minutes)")
+    p.add_argument("--split", choices=turns.SPLITS, help="with --turns: only this split of the corpus")
+    p.add_argument("--limit", type=int, metavar="N", help="with --turns: the first N clips of each category")
+    p.add_argument("--concurrency", type=int, default=2, metavar="N",
+                   help="with --turns: trials in flight at once, over all modes (default 2: the "
+                        "two modes side by side, one call each; more skews latency)")
+    p.add_argument("--modes", default=",".join(turns.MODE_NAMES),
+                   help=f"with --turns: comma-separated modes ({', '.join(turns.MODE_NAMES)})")
     return p
+
+
+def turn_options(args: argparse.Namespace) -> turns.TurnOptions:
+    chosen = tuple(m.strip() for m in args.modes.split(",") if m.strip())
+    if not chosen or set(chosen) - set(turns.MODE_NAMES):
+        raise ValueError(f"--modes: choose from {', '.join(turns.MODE_NAMES)}")
+    if (args.limit is not None and args.limit < 1) or args.concurrency < 1:
+        raise ValueError("--limit and --concurrency must be at least 1")
+    extra = {"strategy": args.strategy} if args.strategy else {}
+    return turns.TurnOptions(split=args.split, limit=args.limit, concurrency=args.concurrency,
+                             modes=chosen, data_dir=args.data_dir, **extra)
 
 
 def options_from(args: argparse.Namespace) -> BenchOptions:
@@ -107,6 +130,8 @@ async def _run_stoppable(opts: BenchOptions, args: argparse.Namespace) -> dict[s
     assert task is not None
     loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
+        if args.turns:
+            return await turns.run_turns(turn_options(args), progress)
         if args.ablations:
             return await ablations.run_ablations(opts, progress=progress)
         if args.profile:
@@ -123,8 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run, print, write; returns the exit status (see the module docstring)."""
     p = parser()
     args = p.parse_args(argv)
-    if args.ablations and args.profile:
-        p.error("choose one of --ablations and --profile")
+    if args.ablations + args.profile + args.turns > 1:
+        p.error("choose one of --ablations, --profile and --turns")
+    if args.turns:
+        try:
+            turn_options(args)
+        except ValueError as exc:
+            p.error(str(exc))
     opts = options_from(args)
     try:
         result = asyncio.run(_run_stoppable(opts, args))
@@ -134,8 +164,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the harness broke: say so, keep the last good results
         progress(f"benchmark failed: {type(exc).__name__}: {exc}")
         return 1
-    if args.ablations or args.profile:
-        kind = ablations if args.ablations else cpu_profile
+    if args.ablations or args.profile or args.turns:
+        kind = ablations if args.ablations else cpu_profile if args.profile else turns
         return _finish_extra(kind, result, args.out, args.update_readme)
     print_tables(result)
     json_path, md_path = write_results(result, args.out)

@@ -34,7 +34,6 @@ from daemon.media.bargein import (
     Verdict,
     Yield,
 )
-from daemon.media.bargein import is_backchannel as is_backchannel  # re-exported for callers
 from daemon.media.chunker import SentenceChunker, split_sentences
 from daemon.media.turns import (
     SpeculationDiscarded,

@@ -268,10 +268,7 @@ class BargeInPolicy:
         unsure = confidence < self.config.min_confidence and speech_ms <= self.config.short_turn_ms
         if not text.strip() or is_backchannel(text) or (unsure and len(backchannel_words(text)) <= 3):
             return Verdict.backchannel, self._resume()
-        self._contest = _Contest.COMMITTED
-        actions = self._commit_actions(f"final words: {text.strip()[:40]!r}")
-        self._contest = _Contest.NONE
-        return Verdict.turn, actions
+        return Verdict.turn, self._commit_actions(f"final words: {text.strip()[:40]!r}")
 
     def utterance_dropped(self) -> list[BargeInAction]:
         """Too short or no words at all: a cough, a click, line noise."""

@@ -64,7 +64,6 @@ async def test_a_backchannel_never_clears_and_the_agent_resumes_where_it_paused(
         gap = call.heard.longest_gap(onset / 1000 - 0.1, onset / 1000 + 2)
         assert gap <= 0.3
         # nothing replayed: what the lead heard is no more than what was synthesised
-        assert len(call.sent) == len(set(range(len(call.sent))))
         assert call.heard.playing(0, 1e9) <= len(call.sent) * 0.02 + 1e-6
     finally:
         await call.close()

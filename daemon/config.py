@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     asr_backend: Literal["faster-whisper", "whispercpp", "stub"] = "faster-whisper"
     asr_model_path: Path | None = None
     asr_min_rms: float = Field(default=200.0, ge=0)
-    asr_min_utterance_ms: int = Field(default=250, ge=0)
+    asr_min_utterance_ms: int = Field(default=160, ge=0)
     asr_max_silence_ms: int = Field(default=700, ge=100)
     asr_speculative_pause_ms: int = Field(default=180, ge=80)  # = max silence: silence-only turns
     asr_workers: int = Field(default=2, ge=1)

@@ -172,7 +172,9 @@ class CallSession:
         elif isinstance(event, SpeechPaused):
             self._apply(self.policy.speech_stopped())
         elif isinstance(event, TranscribeRequest):
-            self._asr_tasks[event.seq] = asyncio.create_task(self._transcribe(event))
+            # speech over the agent not yet judged an interruption may be "mhm": say so to ASR
+            listener = self.policy.contested
+            self._asr_tasks[event.seq] = asyncio.create_task(self._transcribe(event, listener))
         elif isinstance(event, SpeculationDiscarded):
             task = self._asr_tasks.pop(event.seq, None)
             if task is not None:
@@ -188,9 +190,9 @@ class CallSession:
                 self._answer_carried()
             self.ctx.live_update(speaking="agent" if self._agent_speaking() else "none")
 
-    async def _transcribe(self, request: TranscribeRequest) -> None:
+    async def _transcribe(self, request: TranscribeRequest, listener: bool) -> None:
         try:
-            transcript = await self.ctx.asr.transcribe(request.audio)
+            transcript = await self.ctx.asr.transcribe(request.audio, listener=listener)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -227,7 +229,7 @@ class CallSession:
 
     async def _run_peek(self, utterance: int, audio: Any) -> None:
         try:
-            transcript = await self.ctx.asr.transcribe(audio, quick=True)
+            transcript = await self.ctx.asr.transcribe(audio, quick=True, listener=True)
         except asyncio.CancelledError:
             raise
         except Exception:  # unsure what was said: length and the final transcript still decide

@@ -21,7 +21,8 @@ Speech that starts while a reply is pending (being thought of, or playing) opens
 * A `Peek` (a quick transcript of the utterance so far) is asked for after `peek_first_ms` of
   speech and again every `peek_every_ms` while undecided. A peek holding real words, decoded
   with confidence, that are not a backchannel commits at once. Speech running past `runon_ms`
-  commits too: nobody says "mhm" for that long.
+  commits too: nobody says "mhm" for that long, unless the latest peek heard exactly that
+  ("okay, okay, okay", "oh, I see" said slowly): then only past `runon_listening_ms`.
 * A peek that reads as a backchannel ("yeah", "okay"), or the lead falling quiet before any
   words were sure, resumes the agent where it paused. That verdict is provisional: if the lead
   falls quiet and then goes on, the agent pauses again; later peeks and `runon_ms` still
@@ -48,18 +49,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from daemon.config import Settings
 
-BACKCHANNELS = frozenset({
-    "mhm", "mm", "mmm", "mmhmm", "mm-hmm", "mm-hm", "m-hm", "uh-huh", "uh huh", "uhhuh", "hmm",
-    "hm", "ok", "okay", "okay okay", "yeah", "yeah yeah", "yep", "yes", "yes yes", "right",
-    "right right", "sure", "got it", "i see", "alright", "all right", "ah", "oh",
-    "aha", "ah-ha", "uh-hm", "huh", "cool", "nice", "great", "true", "exactly", "indeed",
-    "okay yeah", "yeah okay", "yeah right", "oh okay", "ok yeah", "yeah sure", "oh yeah",
-    "oh i see", "mhm yeah", "yeah mhm", "ha", "haha", "ha ha", "ha ha ha", "hehe",
+LISTENER_PHRASES = frozenset({
+    "ok", "okay", "yeah", "yep", "yup", "yes", "yeah yeah", "right", "sure", "alright",
+    "all right", "got it", "gotcha", "i see", "cool", "nice", "great", "true", "exactly",
+    "indeed", "totally", "absolutely", "definitely", "of course", "fair enough", "makes sense",
+    "i hear you", "that's right", "that's true", "uh huh", "wow", "interesting", "no way",
+    "really", "fine", "good", "perfect", "understood", "i understand", "go on", "please go on",
+    "sure thing", "no worries", "for sure", "oh really",
 })
-"""Normalised listener sounds: a lead saying only these over the agent wants it to go on."""
+"""What a listener says to keep the speaker going (normalised: lowercase, no punctuation)."""
 
+# hums and laughs as Whisper spells them: "mhm", "mm-hmm", "uh-huh", "hmm", "um", "ha ha", "heh"
+_SOUND = re.compile(r"^(?:[mhu]+|[ao]+h*|eh|er+|(?:ha|he|hah|heh)+)(?:-(?:[mhua]+|ha|he))*$")
 _WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
-_LAUGH = re.compile(r"^(?:ha|he|hah|heh)+$")
+_MAX_PHRASE = max(len(p.split()) for p in LISTENER_PHRASES)
 
 
 def backchannel_words(text: str) -> list[str]:
@@ -67,13 +70,23 @@ def backchannel_words(text: str) -> list[str]:
 
 
 def is_backchannel(text: str) -> bool:
-    """True when `text` holds only a listener sound ("Mhm.", "Okay, okay.", "Ha ha.")."""
+    """True when `text` holds only listener sounds and phrases ("Mhm.", "Okay, okay, okay.",
+    "Ha ha.", "Oh, I see."): at most three different ones, each as often as Whisper repeats it."""
     words = backchannel_words(text)
-    if not words or len(words) > 3:
+    if not words:
         return False
-    if all(_LAUGH.match(word) for word in words):
-        return True
-    return " ".join(words) in BACKCHANNELS
+    seen: set[str] = set()
+    i = 0
+    while i < len(words):
+        for size in range(min(_MAX_PHRASE, len(words) - i), 0, -1):
+            phrase = " ".join(words[i:i + size])
+            if phrase in LISTENER_PHRASES or (size == 1 and _SOUND.match(phrase)):
+                seen.add(phrase)
+                i += size
+                break
+        else:
+            return False
+    return len(seen) <= 3
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,8 @@ class BargeInConfig:
 
     peek_first_ms: int = 200  # speech over the agent before the first quick transcript
     peek_every_ms: int = 120  # later peeks while still undecided
-    runon_ms: int = 680  # speech this long is never a backchannel
+    runon_ms: int = 680  # speech this long is never a backchannel...
+    runon_listening_ms: int = 1600  # ...unless its words so far read as one ("okay, okay")
     yield_window_ms: int = 1500  # resuming this soon after a turn's end means it was not over
     yield_speech_ms: int = 120  # ...and this much speech then is enough to yield
     min_logprob: float = -1.3  # a peek must be at least this sure to interrupt on its own
@@ -97,6 +111,8 @@ class BargeInConfig:
     def __post_init__(self) -> None:
         if min(self.peek_first_ms, self.peek_every_ms, self.runon_ms, self.yield_window_ms) <= 0:
             raise ValueError("barge-in durations must be positive")
+        if self.runon_listening_ms < self.runon_ms:
+            raise ValueError("runon_listening_ms must be at least runon_ms")
 
 
 # --- actions --------------------------------------------------------------------------------
@@ -167,6 +183,7 @@ class BargeInPolicy:
         self._next_peek = 0
         self._paused = False
         self._quiet = False  # the lead fell quiet since its last speech
+        self._listening = False  # the latest peek read as a backchannel
         self.yielded = False  # the last commit was a Yield (merge the next turn)
 
     # --- the agent ----------------------------------------------------------------------------
@@ -211,14 +228,15 @@ class BargeInPolicy:
         self._onset = self._clock()
         self._contest = _Contest.CHECKING
         self._next_peek = self.config.peek_first_ms
-        self._quiet = False
+        self._quiet = self._listening = False
         return self._pause()
 
     def speech(self, speech_ms: int) -> list[BargeInAction]:
         """The open utterance now holds `speech_ms` of speech (call on every voiced frame)."""
         if self._contest not in (_Contest.CHECKING, _Contest.PROVISIONAL):
             return []
-        if speech_ms >= self.config.runon_ms:
+        runon = self.config.runon_listening_ms if self._listening else self.config.runon_ms
+        if speech_ms >= runon:
             return self._commit(f"speech ran on ({speech_ms} ms)")
         if speech_ms >= self.config.yield_speech_ms and self._resuming_turn():
             return self._commit(f"the lead went on ({speech_ms} ms)")
@@ -245,14 +263,17 @@ class BargeInPolicy:
         if self._contest not in (_Contest.CHECKING, _Contest.PROVISIONAL):
             return []
         words = backchannel_words(text)
-        if not words:
-            return []
+        if not _has_content(words):
+            return []  # nothing yet, or "uh...": the start of anything
+        sure = avg_logprob >= self.config.min_logprob
         if is_backchannel(text):
-            if self._contest is _Contest.CHECKING and avg_logprob >= self.config.min_logprob:
+            self._listening = sure
+            if self._contest is _Contest.CHECKING and sure:
                 self._contest = _Contest.PROVISIONAL
                 return self._resume()
             return []
-        if avg_logprob >= self.config.min_logprob and _has_content(words):
+        self._listening = False
+        if sure:
             return self._commit(f"words: {text.strip()[:40]!r}")
         return []
 

@@ -66,7 +66,7 @@ class TurnConfig:
     frame_ms: int = 20
     sample_rate: int = 8000
     min_speech_ms: int = 80  # voiced run that starts (or resumes) speech
-    min_utterance_ms: int = 250  # ASR_MIN_UTTERANCE_MS: less speech than this is dropped
+    min_utterance_ms: int = 160  # ASR_MIN_UTTERANCE_MS: less speech than this is dropped ("Yes." ~200)
     speculative_pause_ms: int = 180  # silence that triggers a speculative transcript
     max_silence_ms: int = 700  # ASR_MAX_SILENCE_MS: silence that ends the turn regardless
     pre_roll_ms: int = 200  # audio kept before the first voiced frame

@@ -11,6 +11,7 @@ import pytest
 from agentcore.tone import VoiceSettings
 from daemon.config import ConfigError
 from daemon.media import mulaw
+from daemon.media.bargein import is_backchannel
 from daemon.speech.asr import (
     FasterWhisperASR,
     SegmentScore,
@@ -172,3 +173,23 @@ def test_whispercpp_without_package_or_model_is_a_config_error(tmp_path: object)
 def test_missing_model_path_is_a_config_error(tmp_path: object) -> None:
     with pytest.raises(ConfigError, match="ASR_MODEL_PATH"):
         FasterWhisperASR("/nonexistent/model-dir")
+
+
+async def test_speech_over_the_agent_is_heard_as_a_listener_would(
+    piper: PiperTTS, whisper: FasterWhisperASR
+) -> None:
+    """`listener=True` (speech over the agent) writes hums as hums; words stay words."""
+    hums = [await phone_audio(piper, "mhm") for _ in range(12)]  # Piper varies each rendition
+    heard = [(await whisper.transcribe(pcm, listener=True)).text for pcm in hums]
+    plain = [(await whisper.transcribe(pcm)).text for pcm in hums]
+    assert sum(map(is_backchannel, heard)) > sum(map(is_backchannel, plain)), (heard, plain)
+    for line in ["Sorry, wait, hold on.", "How much is it?", "Okay, but what does it cost?"]:
+        transcript = await whisper.transcribe(await phone_audio(piper, line), listener=True)
+        assert not is_backchannel(transcript.text), transcript
+        assert word_error_rate(line, transcript.text) <= 0.25, transcript
+
+
+@pytest.mark.parametrize("level", [60.0, 400.0, 900.0])
+async def test_line_noise_over_the_agent_is_no_hum(whisper: FasterWhisperASR, level: float) -> None:
+    result = await whisper.transcribe(noise(2.0, level, seed=11), listener=True)
+    assert result.text == "", result

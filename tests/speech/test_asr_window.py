@@ -24,6 +24,10 @@ LINES = [
     ([5, 6, 5, 6], [5, 6]),
     ([1, 2, 3, 4], [1, 2, 3, 4]),
     ([7, 7, 7], [7, 7, 7]),  # one-token repeats ("no no no") are words, not a loop
+    ([9, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1], [9, 1, 2, 3]),  # a loop after the first words
+    ([9, 1, 2, 1, 2, 4], [9, 1, 2, 1, 2, 4]),  # said twice, then on: not a loop
+    ([1, 2, 3, 4, 5, 1, 2, 3], [1, 2, 3, 4, 5]),  # the second rendition cut by the budget
+    ([1, 2, 3, 4, 1, 2], [1, 2, 3, 4, 1, 2]),  # two tokens again: could be words
     ([], []),
 ])
 def test_cut_repetition(ids: list[int], kept: list[int]) -> None:

@@ -125,7 +125,7 @@ class ScriptedASR(ASRBackend):
         self.requests: list[tuple[float, float, bool]] = []  # (start ms, end ms, quick)
 
     async def transcribe(self, pcm16_8k: Any, *, language: str | None = None,
-                         quick: bool = False) -> Transcript:
+                         quick: bool = False, listener: bool = False) -> Transcript:
         end_ms = self.clock.now() * 1000
         audio_ms = 1000 * len(pcm16_8k) / 8000
         start_ms = end_ms - audio_ms

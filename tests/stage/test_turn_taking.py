@@ -23,11 +23,11 @@ async def test_an_interruption_first_read_as_all_right_is_kept_as_a_turn() -> No
     """The issue's lost interruption: the barge-in check read "All right." in the first
     200 ms, the agent talked on, and the lead's words were thrown away."""
     onset = 1500
-    call = await _call(Say(onset, 1600, INTERRUPTION, partial={0: "All right."}))
+    call = await _call(Say(onset, 1600, INTERRUPTION, partial={0: "All right.", 350: "Sorry, wait,"}))
     try:
         await call.run(onset + 4000)
         assert call.clears, "the interruption never stopped the agent"
-        assert call.clears[0] - onset / 1000 <= 0.75  # run-on commits it even without words
+        assert call.clears[0] - onset / 1000 <= 0.75  # the next peek's words commit it
         assert call.lead_turns() == [INTERRUPTION]
         greeting = call.agent_turns()[0]
         assert greeting["interrupted"] and greeting["planned_text"]
@@ -52,11 +52,15 @@ async def test_audio_stops_at_once_and_sure_words_commit_within_300_ms() -> None
         await call.close()
 
 
-@pytest.mark.parametrize(("text", "ms"), [("Mhm.", 300), ("Okay.", 380), ("Yeah, yeah.", 520)])
+@pytest.mark.parametrize(("text", "ms"), [
+    ("Mhm.", 300), ("Okay.", 380), ("Yeah, yeah.", 520),
+    ("Okay, okay, okay.", 1100),  # longer than runon_ms: heard as "okay", it is not a run-on
+    ("Ha ha ha.", 900),
+])
 async def test_a_backchannel_never_clears_and_the_agent_resumes_where_it_paused(
         text: str, ms: int) -> None:
     onset = 1500
-    call = await _call(Say(onset, ms, text))
+    call = await _call(Say(onset, ms, text, partial={0: text.split(",")[0]}))
     try:
         await call.run(onset + 2500)
         assert call.clears == []

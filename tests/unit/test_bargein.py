@@ -139,6 +139,31 @@ def test_sure_words_commit_at_the_first_peek() -> None:
     assert lead.end("How much does it cost?", 900) is Verdict.turn
 
 
+def test_speech_heard_as_a_backchannel_runs_on_longer_before_it_commits() -> None:
+    lead = Lead()
+    lead.policy.reply_started(None)
+    lead.start()
+    lead.talk(200)
+    assert lead.peek("Okay.") == [Resume()]
+    # "okay, okay, okay" outlasts runon_ms; its peeks keep reading a backchannel
+    assert not any(isinstance(a, Interrupt) for a in lead.talk(1000, start_speech=200))
+    assert lead.peek("Okay, okay, okay.") == []
+    committed = lead.talk(400, start_speech=1200)
+    assert [type(a) for a in committed if not isinstance(a, Peek)] == [Interrupt]
+    assert lead.policy.config.runon_listening_ms == 1600
+
+
+def test_a_peek_with_words_after_a_backchannel_reading_commits() -> None:
+    lead = Lead()
+    lead.policy.reply_started(None)
+    lead.start()
+    lead.talk(200)
+    lead.peek("Okay.")
+    lead.talk(200, start_speech=200)
+    actions = lead.peek("Okay, but how much is it?")
+    assert len(actions) == 1 and isinstance(actions[0], Interrupt)
+
+
 @pytest.mark.parametrize("text", ["And", "Uh", "M.", "so"])
 def test_fillers_alone_do_not_commit(text: str) -> None:
     lead = Lead()
@@ -204,6 +229,10 @@ def test_a_dropped_utterance_resumes_the_agent() -> None:
     ("Yeah.", True), ("Ha ha ha.", True), ("Right.", True), ("I see.", True),
     ("Sorry.", False), ("Wait.", False), ("Okay, but how much?", False), ("", False),
     ("Yes, I have a question.", False),
+    # as Whisper writes hums and repeats them
+    ("Yeah, Mm-huh.", True), ("Okay, okay. Okay. Okay. Okay.", True), ("Uh-h-h-h-h", True),
+    ("Gotcha.", True), ("Oh, I see.", True), ("Thank you.", False), ("No.", False),
+    ("and make sure.", False), ("Okay. Wait.", False), ("Hello?", False),
 ])
 def test_is_backchannel(text: str, expected: bool) -> None:
     assert is_backchannel(text) is expected

@@ -193,7 +193,7 @@ def test_clicks_shorter_than_min_speech_are_ignored(pattern: str) -> None:
     assert d.events == []
 
 
-@pytest.mark.parametrize("speech_ms", [80, 160, 240])
+@pytest.mark.parametrize("speech_ms", [80, 100, 140])
 def test_utterances_shorter_than_min_utterance_are_dropped(speech_ms: int) -> None:
     d = Driver().run(speech(speech_ms) + quiet(1000))
     assert len(d.of(SpeechStarted)) == 1 and not d.of(TranscribeRequest)
@@ -201,10 +201,10 @@ def test_utterances_shorter_than_min_utterance_are_dropped(speech_ms: int) -> No
 
 
 def test_a_short_utterance_that_continues_is_kept() -> None:
-    d = Driver().run(speech(160) + quiet(400) + speech(300) + quiet(1000))
+    d = Driver().run(speech(120) + quiet(400) + speech(300) + quiet(1000))
     assert not d.of(UtteranceDropped)
     (turn,) = d.turns()
-    assert turn.speech_ms == 460 and frames_of(turn.audio)[0] == 0
+    assert turn.speech_ms == 420 and frames_of(turn.audio)[0] == 0
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\n"])

@@ -35,7 +35,8 @@ pytest: install prism
 
 test: lint typecheck pytest
 
-bench: install
+# Latency, capacity and components, then the turn-taking benchmark below (about 45 minutes).
+bench: install bench-turns
 	$(BIN)/python -m benchmarks --update-readme
 
 # The same calls with one optimisation switched off at a time (about 15 minutes).
@@ -48,7 +49,7 @@ bench-profile: install
 
 # Turn-taking heard from the lead's phone: labelled interruptions, backchannels, multi-part turns
 # and short answers (Piper and espeak-ng voices, clean and noisy), default vs silence-only
-# endpointing (about 15 minutes).
+# endpointing (about 30 minutes).
 bench-turns: install
 	command -v espeak-ng >/dev/null || (apt-get install -y espeak-ng || sudo apt-get install -y espeak-ng)
 	$(BIN)/python -m benchmarks --turns --update-readme

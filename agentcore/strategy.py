@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from agentcore.agent_kinds import canonical_kind, known_kinds
+from agentcore.safejson import UntrustedJSONError, loads_untrusted
 
 MAX_STRATEGY_BYTES = 1024 * 1024
 
@@ -261,10 +262,12 @@ def parse_strategy(raw: bytes) -> Strategy:
         bad = f"byte {raw[exc.start]:#04x} at offset {exc.start}"
         raise StrategyError([f"body: not UTF-8 ({bad})"]) from None
     try:
-        data = json.loads(text.removeprefix("\ufeff"))
+        data = loads_untrusted(text.removeprefix("\ufeff"))
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         raise StrategyError([f"body: not valid JSON: {exc.msg} at {where}"]) from None
+    except UntrustedJSONError as exc:
+        raise StrategyError([f"body: {exc}"]) from None
     return validate_strategy(data)
 
 

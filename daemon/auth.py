@@ -27,16 +27,28 @@ def error(status: int, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": message, **extra}, status_code=status, headers=headers)
 
 
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def principal_of(request: Request) -> dict[str, Any] | None:
+    """The verified token's principal, or None (no, invalid or revoked token)."""
+    token = bearer_token(request)
+    if token is None:
+        return None
+    tokens: TokenRepository = request.app.state.services.tokens
+    return await tokens.verify(token)
+
+
 def requires(role: Role) -> Callable[[Endpoint], Endpoint]:
     def decorate(endpoint: Endpoint) -> Endpoint:
         @functools.wraps(endpoint)
         async def wrapper(request: Request) -> Response:
-            header = request.headers.get("authorization", "")
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
+            if bearer_token(request) is None:
                 return error(401, "missing bearer token (Authorization: Bearer <token>)")
-            tokens: TokenRepository = request.app.state.services.tokens
-            principal = await tokens.verify(token.strip())
+            principal = await principal_of(request)
             if principal is None:
                 return error(401, "invalid or revoked token")
             if role == "admin" and principal["role"] != "admin":

@@ -57,6 +57,9 @@ async def attach_features(services: Services, port: int) -> None:
         services.telephony = TwilioTelephony.from_settings(settings)
     services.manager = CallManager(services)
     services.extras["shutdown_calls"] = services.manager.shutdown
+    closed = await services.manager.reconcile(restarted=True)
+    if closed:
+        log.warning("closed %d call(s) left unfinished by the previous daemon run", closed)
     services.scheduler = start_scheduler(services)
     app_module.EXTRA_ROUTES[:] = feature_routes()
     active = await services.strategies.active()

@@ -26,6 +26,15 @@ def start_scheduler(services: Services) -> Any:
     scheduler = AsyncIOScheduler()
     scheduler.add_job(run_train_loop, "cron", hour=hour, minute=minute, id="train_loop",
                       coalesce=True, max_instances=1, misfire_grace_time=3600)
+
+    async def sweep_orphan_calls() -> None:
+        try:
+            await services.manager.reconcile(restarted=False)
+        except Exception:
+            log.exception("closing calls whose media stream never connected failed")
+
+    scheduler.add_job(sweep_orphan_calls, "interval", seconds=30, id="orphan_calls",
+                      coalesce=True, max_instances=1)
     scheduler.start()
     log.info("train loop scheduled daily at %02d:%02d", hour, minute)
     return scheduler

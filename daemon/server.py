@@ -87,6 +87,7 @@ class Server:
         from daemon.bootstrap import attach_features
         from daemon.services import Services
 
+        os.umask(0o077)  # every file the daemon writes (store, spool, workbooks) is private
         self.lock.acquire()
         self._install_signals()  # from here on SIGTERM is graceful, even while models load
         try:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agentcore.strategy import Strategy
@@ -42,6 +44,7 @@ class Services:
     live: LiveBus
     started_monotonic: float = field(default_factory=time.monotonic)
     pid: int = field(default_factory=os.getpid)
+    instance_id: str = ""  # this daemon's identity (DATA_DIR/instance.id): whose calls are whose
     extras: dict[str, Any] = field(default_factory=dict)
     # filled by daemon.bootstrap.attach_features (kept loose here so the core starts alone)
     speech: Any = None
@@ -57,7 +60,8 @@ class Services:
     @classmethod
     async def start(cls, settings: Settings) -> Services:
         data_dir = settings.data_dir
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # transcripts, tokens and workbooks: the operator's eyes only
         database = await Database.open(settings.mongodb_url, settings.mongodb_db, data_dir)
         await database.ensure_indexes()
         calls = CallRepository(database.db)
@@ -72,6 +76,7 @@ class Services:
             usage=UsageRepository(database.db),
             turn_writer=TurnWriter(calls, data_dir / "spool"),
             live=LiveBus(),
+            instance_id=_instance_id(data_dir / "instance.id"),
         )
         pending = await svc.turn_writer.replay()
         if pending:
@@ -151,3 +156,16 @@ class Services:
         if self.speech is not None:
             await self.speech.close()
         await self.database.close()
+
+
+def _instance_id(path: Path) -> str:
+    """A stable id for the daemon that owns `path`'s data dir (several may share one MongoDB)."""
+    try:
+        existing = path.read_text("utf-8").strip()
+    except FileNotFoundError:
+        existing = ""
+    if existing:
+        return existing
+    value = "d_" + secrets.token_hex(6)
+    path.write_text(value + "\n", "utf-8")
+    return value

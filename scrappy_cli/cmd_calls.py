@@ -43,6 +43,10 @@ def call(
         render.error(f"two scenarios given ({simulate_scenario!r} and --scenario {scenario!r}); pick one")
         raise typer.Exit(EXIT_INVALID)
     scenario = scenario or simulate_scenario
+    if scenario and ("/" in scenario or scenario.endswith(".json")):
+        render.error(f"{scenario!r}: the daemon runs scenarios by name only; copy the file into "
+                     "its scenarios folder (SCRAPPY_SCENARIOS_DIR) and pass the name without .json")
+        raise typer.Exit(EXIT_INVALID)
     body = {"phone": phone, "name": name, "strategy_id": strategy, "simulate": simulate or bool(scenario),
             "scenario": scenario, "force": force}
     with api_errors(), DaemonClient() as client:

@@ -26,11 +26,15 @@ async def create_call(request: Request) -> Response:
     if not isinstance(phone, str) or not phone.strip():
         return error(422, "invalid call request",
                      problems=["phone: field required (E.164, e.g. +15551234567)"])
+    problems = [f"{key}: must be a string" for key in ("name", "strategy_id", "scenario")
+                if body.get(key) is not None and not isinstance(body.get(key), str)]
+    if problems:  # {"$ne": null} as an id would match whatever the store finds first
+        return error(422, "invalid call request", problems=problems)
     scenario = body.get("scenario")
     try:
         call = await svc.manager.create(
             phone=phone.strip(), name=body.get("name"), strategy_id=body.get("strategy_id"),
-            simulate=bool(body.get("simulate")), scenario=scenario if isinstance(scenario, str) else None,
+            simulate=bool(body.get("simulate")), scenario=scenario,
             force=bool(body.get("force")), principal=request.state.principal,
             external_lead=bool(body.get("external_lead")))
     except CallRefused as exc:

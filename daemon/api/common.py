@@ -10,6 +10,8 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from agentcore.safejson import loads_untrusted
+
 if TYPE_CHECKING:
     from daemon.services import Services
 
@@ -65,8 +67,8 @@ async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dic
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = loads_untrusted(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, UntrustedJSONError
         raise BadRequest(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")

@@ -59,6 +59,10 @@ async def voice(request: Request) -> Response:
         if call is None:
             return Response(webhooks.voicemail_twiml(
                 "Sorry, nobody can take your call right now. Goodbye."), media_type=TWIML)
+    if call.get("status") in FINAL_STATUSES or call.get("ended_at") is not None:
+        # a replay (or a late retry) of a finished call's webhook must not reopen it
+        log.warning("voice webhook for finished call %s (%s): hanging up", call["_id"], call_sid)
+        return Response(webhooks.hangup_twiml(), media_type=TWIML)
     answered_by = form.get("AnsweredBy")
     if webhooks.is_machine(answered_by):
         return Response(await _voicemail(svc, call, answered_by), media_type=TWIML)
@@ -85,6 +89,7 @@ async def _inbound(svc: Any, form: dict[str, str]) -> dict[str, Any] | None:
         "strategy_id": strategy["_id"],
         "call_sid": form.get("CallSid"),
         "simulated": False,
+        "owner": svc.instance_id,
     })
     log.info("inbound call %s from %s -> %s", call["_id"], call["lead_phone"], strategy["_id"])
     return call

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from daemon.calls.aftercall import EndedCall
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SCENARIO = "pricing_then_demo"
+STREAM_TOKEN_TTL_S = 30.0  # Twilio opens the stream within seconds of our TwiML
 Finalize = Callable[[str, int], Awaitable[None]]
 
 
@@ -93,7 +94,7 @@ class CallManager:
             raise CallRefused(decision.problems)
         await self._check_budget(principal)
         if simulate:
-            self._check_scenario(scenario or DEFAULT_SCENARIO)
+            await self._check_scenario(scenario or DEFAULT_SCENARIO)
         if not simulate and not s.twilio_enabled:
             raise CallRefused(["no telephony configured (set TWILIO_ACCOUNT_SID and "
                                "TWILIO_AUTH_TOKEN), or add --simulate to rehearse"], 409)
@@ -107,6 +108,7 @@ class CallManager:
             "simulated": simulate,
             "scenario": (scenario or DEFAULT_SCENARIO) if simulate else None,
             "created_by": principal.get("name"),
+            "owner": self.svc.instance_id,
             "dial_warnings": decision.warnings,
         })
         if decision.forced:
@@ -131,14 +133,13 @@ class CallManager:
                                "minutes used; ask an admin to raise it"], 402)
 
     @staticmethod
-    def _check_scenario(name: str) -> None:
-        from pydantic import ValidationError
-
-        from daemon.simulate.scenario import load_scenario
+    async def _check_scenario(name: str) -> None:
+        """Only a bare name from the scenarios folder, read off the event loop."""
+        from daemon.simulate.scenario import ScenarioError, load_named_scenario
 
         try:
-            load_scenario(name)
-        except (OSError, ValueError, ValidationError) as exc:
+            await asyncio.to_thread(load_named_scenario, name)
+        except ScenarioError as exc:
             raise CallRefused([f"scenario: {exc}".splitlines()[0]]) from None
 
     async def _dial(self, call: dict[str, Any]) -> None:
@@ -165,10 +166,13 @@ class CallManager:
         await self.svc.calls.update(call["_id"], {"call_sid": sid})
 
     async def issue_stream_token(self, call_id: str) -> str:
-        """A fresh one-time token; the media stream must present it in `start`."""
+        """A fresh one-time token; the media stream must present it in `start` within
+        `STREAM_TOKEN_TTL_S`, while the call is not over."""
         token = secrets.token_urlsafe(24)
+        expires = datetime.now(UTC) + timedelta(seconds=STREAM_TOKEN_TTL_S)
         await self.svc.calls.update(call_id, {"stream_token_hash": hash_token(token),
-                                              "stream_token_used": False})
+                                              "stream_token_used": False,
+                                              "stream_token_expires_at": expires})
         return token
 
     def _start_lead(self, call: dict[str, Any], token: str) -> None:
@@ -189,8 +193,10 @@ class CallManager:
         call = await self.svc.calls.get(call_id)
         if call is None:
             return f"unknown call {call_id!r}"
+        if call_id in self.active:
+            return f"call {call_id} already has a media stream"
         if not await self.svc.calls.claim_stream_token(call_id, hash_token(token)):
-            return f"stream token for {call_id} is unknown or already used"
+            return f"stream token for {call_id} is unknown, used, expired, or its call is over"
         strategy_doc = await self.svc.strategies.get(call["strategy_id"])
         if strategy_doc is None:
             return f"strategy {call['strategy_id']!r} of call {call_id} is gone"
@@ -218,7 +224,8 @@ class CallManager:
         self.active[call_id] = _Active(session, ctx)
         self._idle.clear()
         connected_at = datetime.now(UTC)
-        await self.svc.calls.update(call_id, {"status": "in-progress", "stream_sid": start.stream_sid,
+        await self.svc.calls.update(call_id, {"status": "in-progress", "owner": self.svc.instance_id,
+                                              "stream_sid": start.stream_sid,
                                               "call_sid": call.get("call_sid") or start.call_sid,
                                               "connected_at": connected_at})
         self.svc.live.register(LiveCall(
@@ -284,6 +291,57 @@ class CallManager:
         log.info("call %s finished without a media stream: %s, outcome %s", call_id, status,
                  call.get("outcome"))
         self._after_call(EndedCall(call, duration))
+
+    async def reconcile(self, *, restarted: bool) -> int:
+        """Close calls that no session owns and no Twilio callback will close; returns how many.
+
+        At start-up (`restarted`) that is every unfinished call: the daemon that ran it is gone.
+        A real call still up at Twilio is hung up (nobody would talk to the lead). Later, on a
+        timer, it is a call whose stream token expired unused: its media socket never came.
+        Each is marked `failed` with the reason, billed up to its last turn, and gets its
+        workbook and `call_ended` event like any call.
+        """
+        now = datetime.now(UTC)
+        closed = 0
+        for call in await self.svc.calls.unfinished():
+            call_id = call["_id"]
+            if call_id in self.active or call.get("owner", self.svc.instance_id) != self.svc.instance_id:
+                continue  # live here, or another daemon's (several may share one MongoDB)
+            if restarted:
+                reason, detail = "daemon_restart", "the daemon stopped during the call"
+            else:
+                expires = call.get("stream_token_expires_at")
+                if call.get("stream_token_used") is not False or expires is None \
+                        or expires > now - timedelta(seconds=STREAM_TOKEN_TTL_S):
+                    continue
+                reason, detail = "stream_never_connected", "the call's media stream never connected"
+            await self._hang_up_orphan(call)
+            connected = call.get("connected_at")
+            last = await self.svc.calls.last_turn_at(call_id) or connected
+            duration = max(0.0, (last - connected).total_seconds()) if connected and last else 0.0
+            fields: dict[str, Any] = {"status": "failed", "ended_at": last or now,
+                                      "end_reason": reason, "outcome": call.get("outcome") or "interrupted",
+                                      "outcome_detail": call.get("outcome_detail") or detail}
+            if call.get("duration_seconds") is None:
+                fields["duration_seconds"] = round(duration, 1)
+            await self.svc.calls.update(call_id, fields)
+            log.warning("call %s (%s) closed as failed: %s", call_id, call.get("status"), detail)
+            self.svc.live.unregister(call_id, outcome=fields["outcome"], status="failed")
+            self._after_call(EndedCall({**call, **fields}, duration))
+            closed += 1
+        return closed
+
+    async def _hang_up_orphan(self, call: dict[str, Any]) -> None:
+        sid, telephony = call.get("call_sid"), self.svc.telephony
+        if call.get("simulated") or not sid or telephony is None:
+            return
+        try:
+            status = await telephony.call_status(sid)
+            if status in ("queued", "ringing", "in-progress", "initiated"):
+                await telephony.hang_up(sid)
+                log.warning("call %s: hung up at Twilio (%s, no session owned it)", call["_id"], status)
+        except Exception as exc:  # Twilio unreachable: the call is still closed here
+            log.warning("call %s: could not check it at Twilio: %s", call["_id"], exc)
 
     def _after_call(self, ended: EndedCall) -> None:
         """Slow follow-ups that must not delay the socket: usage, SMS, Excel, summaries."""

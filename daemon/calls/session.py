@@ -172,8 +172,9 @@ class CallSession:
         elif isinstance(event, SpeechPaused):
             self._apply(self.policy.speech_stopped())
         elif isinstance(event, TranscribeRequest):
-            # speech over the agent not yet judged an interruption may be "mhm": say so to ASR
-            listener = self.policy.contested
+            # speech over the agent may be "mhm" (and an interruption is transcribed better
+            # with the same context): say so to ASR
+            listener = self.policy.over_agent
             self._asr_tasks[event.seq] = asyncio.create_task(self._transcribe(event, listener))
         elif isinstance(event, SpeculationDiscarded):
             task = self._asr_tasks.pop(event.seq, None)

@@ -21,7 +21,7 @@ Speech that starts while a reply is pending (being thought of, or playing) opens
 * A `Peek` (a quick transcript of the utterance so far) is asked for after `peek_first_ms` of
   speech and again every `peek_every_ms` while undecided. A peek holding real words, decoded
   with confidence, that are not a backchannel commits at once. Speech running past `runon_ms`
-  commits too: nobody says "mhm" for that long, unless the latest peek heard exactly that
+  commits too: nobody says "mhm" for that long, unless a peek surely heard exactly that
   ("okay, okay, okay", "oh, I see" said slowly): then only past `runon_listening_ms`.
 * A peek that reads as a backchannel ("yeah", "okay"), or the lead falling quiet before any
   words were sure, resumes the agent where it paused. That verdict is provisional: if the lead
@@ -183,7 +183,7 @@ class BargeInPolicy:
         self._next_peek = 0
         self._paused = False
         self._quiet = False  # the lead fell quiet since its last speech
-        self._listening = False  # the latest peek read as a backchannel
+        self._listening = False  # a peek read the utterance as a backchannel, surely
         self.yielded = False  # the last commit was a Yield (merge the next turn)
 
     # --- the agent ----------------------------------------------------------------------------
@@ -195,6 +195,14 @@ class BargeInPolicy:
     def contested(self) -> bool:
         """True while lead speech over the reply is being judged (audio held or provisional)."""
         return self._contest in (_Contest.CHECKING, _Contest.PROVISIONAL)
+
+    @property
+    def over_agent(self) -> bool:
+        """True while the open utterance is one the lead began over the agent (being judged, or
+        committed as an interrupt; not a yield, where the lead goes on with their own turn)."""
+        if self._contest is _Contest.COMMITTED:
+            return not self.yielded
+        return self.contested
 
     def reply_started(self, turn_end: float | None) -> int:
         """A reply is pending (thinking or playing); `turn_end` is when the lead turn it
@@ -267,12 +275,11 @@ class BargeInPolicy:
             return []  # nothing yet, or "uh...": the start of anything
         sure = avg_logprob >= self.config.min_logprob
         if is_backchannel(text):
-            self._listening = sure
+            self._listening = self._listening or sure  # only sure words undo a sure "okay"
             if self._contest is _Contest.CHECKING and sure:
                 self._contest = _Contest.PROVISIONAL
                 return self._resume()
             return []
-        self._listening = False
         if sure:
             return self._commit(f"words: {text.strip()[:40]!r}")
         return []

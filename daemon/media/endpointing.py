@@ -89,6 +89,21 @@ def is_complete_utterance(text: str) -> bool:
     return last not in DANGLING_WORDS
 
 
+PREAMBLE_WORDS = OPENERS | frozenset("okay ok alright oh hi hello hey".split())
+_PREAMBLE_PHRASES = re.compile(
+    r"\b(?:all right|let me see|let me think|let's see|i mean|you know|good question)\b")
+
+
+def is_preamble(text: str) -> bool:
+    """A short sentence that usually starts a turn rather than ending it: "Okay.", "Well.",
+    "Let me see.", "Hi.", "Good question." ("Yes.", "Sure.", "Thursday works." are answers).
+
+    `TurnDetector` waits longer after one of these before it answers.
+    """
+    words = _PREAMBLE_PHRASES.sub(" ", " ".join(_words(text))).split()
+    return bool(_words(text)) and all(word in PREAMBLE_WORDS for word in words)
+
+
 QUESTION_OPENERS = frozenset({
     "is", "are", "am", "was", "were", "do", "does", "did", "can", "could", "will", "would",
     "should", "shall", "may", "have", "has", "had", "what", "what's", "who", "who's", "whom",

@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from daemon.media.endpointing import is_complete_utterance, is_question
+from daemon.media.endpointing import is_complete_utterance, is_preamble, is_question
 
 if TYPE_CHECKING:
     from daemon.config import Settings
@@ -73,9 +73,12 @@ class TurnConfig:
     hangover_ms: int = 60  # unvoiced gap still counted as part of the word
     ongoing_step_ms: int = 100  # SpeechOngoing granularity
     max_utterance_ms: int = 20_000  # Whisper's window is 30 s; cut monologues before that
-    short_words: int = 3  # a finished sentence this short ("Hi.", "Sure.") may be an opener...
-    short_hold_ms: int = 560  # ...so it ends the turn only after this much silence
-    statement_hold_ms: int = 520  # a finished statement: longer than a comma pause (~250-480 ms)
+    short_words: int = 3  # a finished sentence this short...
+    short_hold_ms: int = 700  # ...ends the turn after this much silence if a preamble ("Okay.")
+    answer_hold_ms: int = 560  # ...or this much if an answer ("Yes.", "Thursday works."): it may
+    # still go on ("Hi, yes. Go ahead."; sentence gaps run to ~500 ms), so longer than those
+    statement_hold_ms: int = 600  # a finished statement: longer than a comma pause (~250-480 ms)
+    # and than most pauses between two sentences of one turn (the bench corpus: 300-900 ms)
     pause_margin_ms: int = 80  # ...and longer than this caller's own recent mid-turn pauses
 
     def __post_init__(self) -> None:
@@ -233,6 +236,7 @@ class TurnDetector:
         self._hangover = cfg.frames(cfg.hangover_ms)
         self._spec_pause = cfg.frames(cfg.speculative_pause_ms)
         self._short_hold = cfg.frames(cfg.short_hold_ms)
+        self._answer_hold = cfg.frames(cfg.answer_hold_ms)
         self._statement_hold = cfg.frames(cfg.statement_hold_ms)
         self._pause_margin = cfg.frames(cfg.pause_margin_ms)
         self._pauses: deque[int] = deque(maxlen=8)  # silences after which the lead went on
@@ -300,8 +304,9 @@ class TurnDetector:
         transcript of the first half reads "Sorry to cut you off." So a finished question (of
         more than `short_words` words) ends the turn at once; a finished statement needs
         `statement_hold_ms` of silence, longer than a comma pause, and longer than the pauses
-        this caller has made mid-turn so far (slow talkers pause longer); and a very short
-        sentence ("Hi.", "Sure.", "Hello?"), often an opener, needs `short_hold_ms`.
+        this caller has made mid-turn so far (slow talkers pause longer); a very short
+        sentence needs `short_hold_ms` if it reads as a preamble ("Okay.", "Hi.", "Let me
+        see.") and `answer_hold_ms` if it reads as an answer ("Yes.", "Thursday works.").
         """
         if seq == self._spec_seq and self._spec_text is None:
             self._spec_text = text
@@ -434,7 +439,7 @@ class TurnDetector:
         """Frames of silence a finished sentence needs before it ends the turn."""
         words = text.split()
         if len(words) <= self.config.short_words:
-            return self._short_hold
+            return self._short_hold if is_preamble(text) else self._answer_hold
         if is_question(text):
             return 0
         learned = max(self._pauses, default=0) + self._pause_margin

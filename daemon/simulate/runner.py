@@ -7,12 +7,13 @@ heard, voice-to-voice latency measured at the lead) is stored on the call as `si
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from daemon.simulate.lead import SimulatedLead
-from daemon.simulate.scenario import load_scenario
+from daemon.simulate.scenario import load_named_scenario
 
 if TYPE_CHECKING:
     from daemon.services import Services
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 async def run_simulated_lead(svc: Services, call: dict[str, Any], stream_token: str) -> None:
-    scenario = load_scenario(call["scenario"])
+    scenario = await asyncio.to_thread(load_named_scenario, call["scenario"])
     speech = svc.speech
     lead = SimulatedLead(
         f"ws://127.0.0.1:{svc.port}/twilio/media",

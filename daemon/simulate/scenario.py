@@ -275,8 +275,40 @@ def parse_scenario(text: str | bytes, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(source, _problems(exc)) from None
 
 
+MAX_SCENARIO_BYTES = 256 * 1024
+
+
+def load_named_scenario(name: str, *, directory: Path | None = None) -> Scenario:
+    """A shipped or operator-installed scenario by bare name (`<directory>/<name>.json`).
+
+    What the daemon runs: a name is never a path, only a regular file in the scenarios folder
+    is read (not a FIFO or a device), and errors name the scenario, not the server's folders.
+    Blocking: call it off the event loop.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ScenarioError(str(name)[:60], ["not a scenario name (letters, digits, _ . -)"])
+    folder = directory or scenarios_dir()
+    path = folder / f"{name}.json"
+    known = ", ".join(list_scenarios(folder)) or "none"
+    try:
+        is_file = path.is_file() and not path.is_symlink()
+    except OSError:
+        is_file = False
+    if not is_file:
+        raise ScenarioError(name, [f"no scenario named {name!r} (known: {known})"])
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SCENARIO_BYTES + 1)
+    except OSError as exc:
+        raise ScenarioError(name, [f"cannot read: {exc.strerror or exc}"]) from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(name, [f"larger than {MAX_SCENARIO_BYTES // 1024} KB"])
+    return parse_scenario(raw, name)
+
+
 def load_scenario(name_or_path: str | Path, *, directory: Path | None = None) -> Scenario:
-    """A scenario by name (`strategies/scenarios/<name>.json`) or by file path.
+    """A scenario by name (`strategies/scenarios/<name>.json`) or by file path (local tools
+    only; the daemon uses `load_named_scenario`).
 
     A bare name is looked up in `directory` (default `scenarios_dir()`); anything with a
     path separator or a `.json` suffix, or an existing file, is read as a path.
@@ -290,18 +322,10 @@ def load_scenario(name_or_path: str | Path, *, directory: Path | None = None) ->
         or text.endswith(".json")
         or as_path.is_file()
     )
-    if is_path:
-        path = as_path
-    else:
-        if not _NAME.fullmatch(text):
-            raise ScenarioError(text, ["not a scenario name (letters, digits, _ . -)"])
-        folder = directory or scenarios_dir()
-        path = folder / f"{text}.json"
-        if not path.is_file():
-            known = ", ".join(list_scenarios(folder)) or "none"
-            raise ScenarioError(text, [f"no scenario named {text!r} in {folder} (known: {known})"])
+    if not is_path:
+        return load_named_scenario(text, directory=directory)
     try:
-        raw = path.read_bytes()
+        raw = as_path.read_bytes()
     except OSError as exc:
-        raise ScenarioError(str(path), [f"cannot read: {exc.strerror or exc}"]) from None
-    return parse_scenario(raw, str(path))
+        raise ScenarioError(str(as_path), [f"cannot read: {exc.strerror or exc}"]) from None
+    return parse_scenario(raw, str(as_path))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, WriteConcern
 from pymongo.asynchronous.database import AsyncDatabase
 
 FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
@@ -25,7 +25,8 @@ def _iso(value: Any) -> Any:
 class CallRepository:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._calls = db["calls"]
-        self._turns = db["turns"]
+        # a turn once heard survives a crash: acknowledged only when it is in the journal
+        self._turns = db.get_collection("turns", write_concern=WriteConcern(j=True))
         self._status_events = db["status_events"]
 
     async def create(self, doc: dict[str, Any]) -> dict[str, Any]:
@@ -59,9 +60,12 @@ class CallRepository:
         return await self._calls.find_one({"stream_token_hash": token_hash})
 
     async def claim_stream_token(self, call_id: str, token_hash: str) -> bool:
-        """Atomically mark a stream token used; False if unknown or already used."""
+        """Atomically mark a stream token used; False if unknown, already used, expired, or
+        the call is over."""
         result = await self._calls.update_one(
-            {"_id": call_id, "stream_token_hash": token_hash, "stream_token_used": {"$ne": True}},
+            {"_id": call_id, "stream_token_hash": token_hash, "stream_token_used": {"$ne": True},
+             "stream_token_expires_at": {"$gt": datetime.now(UTC)},
+             "status": {"$nin": sorted(FINAL_STATUSES)}, "ended_at": None},
             {"$set": {"stream_token_used": True}},
         )
         return result.modified_count == 1
@@ -108,6 +112,15 @@ class CallRepository:
         cursor = self._turns.find({"started_at": {"$gte": since}, "latency_ms.total": {"$ne": None}},
                                   {"latency_ms.total": 1, "_id": 0})
         return [float(t["latency_ms"]["total"]) async for t in cursor]
+
+    async def unfinished(self) -> list[dict[str, Any]]:
+        """Calls neither final nor ended: live ones, or ones a stopped daemon left behind."""
+        cursor = self._calls.find({"status": {"$nin": sorted(FINAL_STATUSES)}, "ended_at": None})
+        return [c async for c in cursor]
+
+    async def last_turn_at(self, call_id: str) -> datetime | None:
+        turn = await self._turns.find_one({"call_id": call_id}, sort=[("index", DESCENDING)])
+        return turn.get("started_at") if turn else None
 
     async def recent(self, limit: int = 50, since: datetime | None = None,
                      until: datetime | None = None) -> list[dict[str, Any]]:

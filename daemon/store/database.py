@@ -3,11 +3,20 @@
 With no `MONGODB_URL`, `Database.open()` starts SecantusDB (a MongoDB wire-protocol server) on a
 free loopback port with its files in `DATA_DIR/db`, so data survives restarts. Either way the
 daemon talks to it with PyMongo's async client, so the repositories run unchanged on both.
+
+The embedded server is not open to every local process: it requires SCRAM-SHA-256 login as a
+user that may only read and write the daemon's database, with the password in
+`DATA_DIR/db.secret` (mode 0600, created on first start), and its test commands
+(`configureFailPoint` and friends) are off. SecantusDB cannot listen on a Unix socket, so the
+port stays on loopback and the password is the gate. The user is written into the store before
+the port opens, so there is no moment without authentication.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +45,41 @@ INDEXES: dict[str, list[IndexModel]] = {
 }
 
 
+DB_SECRET_FILE = "db.secret"
+DB_USER = "scrappy"
+
+
+def read_or_create_secret(path: Path) -> str:
+    """The embedded store's password: read from `path`, or created there (mode 0600)."""
+    try:
+        secret = path.read_text("utf-8").strip()
+    except FileNotFoundError:
+        secret = ""
+    if secret:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return secret
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secret + "\n")
+    return secret
+
+
+def _add_user(server: Any, database: str, password: str) -> None:
+    """(Re)write the daemon's login into the store before it listens: SCRAM-SHA-256 keys derived
+    from `password` (never the password itself), allowed to read and write `database` only.
+    The secret file is the source of truth on every start, so a lost or rotated file just works."""
+    from secantus.auth import SCRAM_SHA_256, derive_credentials
+
+    credentials = derive_credentials(password, mechanism=SCRAM_SHA_256, username=DB_USER).to_doc()
+    server.storage.add_user(database, DB_USER, {
+        "_id": f"{database}.{DB_USER}", "user": DB_USER, "db": database,
+        "credentials": credentials, "roles": [{"role": "readWrite", "db": database}],
+        "mechanisms": [SCRAM_SHA_256],
+    }, replace=True)
+
+
 class Database:
     """Owns the Mongo client and, for the embedded default, the SecantusDB server."""
 
@@ -53,15 +97,22 @@ class Database:
             from secantus import SecantusDBServer  # embedded default; heavy import kept lazy
 
             db_dir = data_dir / "db"
-            db_dir.mkdir(parents=True, exist_ok=True)
-            server = SecantusDBServer(storage_path=str(db_dir), port=0)
+            db_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            db_dir.chmod(0o700)
+            password = read_or_create_secret(data_dir / DB_SECRET_FILE)
+            server = SecantusDBServer(storage_path=str(db_dir), port=0, host="127.0.0.1",
+                                      require_auth=True, enable_test_commands=False)
+            _add_user(server, name, password)
             server.start()
             url = server.uri
+            login: dict[str, Any] = {"username": DB_USER, "password": password, "authSource": name,
+                                     "authMechanism": "SCRAM-SHA-256"}
             description = f"secantusdb (embedded, {db_dir})"
         else:
+            login = {}
             description = "mongodb (" + url.split("@")[-1].split("/")[0] + ")"
         client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-            url, tz_aware=True, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000
+            url, tz_aware=True, serverSelectionTimeoutMS=3000, connectTimeoutMS=3000, **login
         )
         try:
             await client.admin.command("ping")

@@ -236,6 +236,11 @@ class TwilioTelephony:
             raise
         return True
 
+    async def call_status(self, call_sid: str) -> str:
+        """Twilio's current status of a call ("queued", "ringing", "in-progress", "completed"...)."""
+        call = await self._run(f"look up call {call_sid}", lambda: self._client.calls(call_sid).fetch())
+        return str(call.status)
+
     async def send_sms(self, to: str, body: str) -> str:
         """Text `body` to `to` from our number and return the MessageSid."""
         if not body.strip():

@@ -106,7 +106,11 @@ class OpsApp(App[None]):
 
     def _tick(self) -> None:
         now = self.clock()
-        self._main.query_one("#banner", ConnectionBanner).tick(now)
+        try:
+            banner = self._main.query_one("#banner", ConnectionBanner)
+        except NoMatches:  # a last tick while the app shuts down and its widgets are gone
+            return
+        banner.tick(now)
         if self.book.live_count():
             self._show_calls()
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -23,7 +25,16 @@ def test_healthz_needs_no_token_and_names_backends(daemon: DaemonProcess) -> Non
     body = httpx.get(daemon.url + "/healthz").json()
     assert body["status"] == "ok"
     assert set(body["backends"]) >= {"store", "brain", "asr", "tts", "telephony", "translation"}
-    assert body["backends"]["store"].startswith("secantusdb")
+    assert body["backends"]["store"] == "secantusdb"
+    # nothing about the machine without a token: no pid, no folders, no live calls
+    assert not {"pid", "data_dir", "live_calls"} & set(body)
+    assert str(daemon.data_dir) not in json.dumps(body)
+    wrong = httpx.get(daemon.url + "/healthz", headers={"Authorization": "Bearer nope"}).json()
+    assert "pid" not in wrong
+    with daemon.client() as c:
+        full = c.get("/healthz").json()
+    assert full["data_dir"] == str(daemon.data_dir) and full["pid"] > 0
+    assert full["backends"]["store"].startswith("secantusdb (embedded")
     result = run_cli(daemon, "status", "--json")
     assert result.exit_code == 0
     assert json.loads(result.stdout)["version"] == body["version"]
@@ -107,6 +118,23 @@ def test_auth_roles(daemon: DaemonProcess, seed_path: Path) -> None:
         assert c.get("/api/v1/strategies").status_code == 401
 
 
+@pytest.mark.parametrize("scenario", ["/etc/passwd", "/etc/no-such-file", "../scenarios/barge_in",
+                                      "barge_in.json", "no_such_scenario", {"$ne": None}])
+def test_a_simulated_call_runs_only_named_scenarios(
+        daemon: DaemonProcess, seed_path: Path, scenario: object) -> None:
+    with daemon.client() as c:
+        assert c.post("/api/v1/strategies", content=seed_path.read_bytes()).status_code == 201
+        r = c.post("/api/v1/calls", json={"phone": "+14155550123", "simulate": True,
+                                          "scenario": scenario})
+    assert r.status_code == 422, r.text
+    problems = " ".join(r.json()["problems"])
+    # a path is no name: the same answer whether the file exists or not, and no server folder
+    expected = "no scenario named" if scenario in ("no_such_scenario", "barge_in.json") else (
+        "must be a string" if isinstance(scenario, dict) else "not a scenario name")
+    assert expected in problems, problems
+    assert "strategies/scenarios" not in r.text and str(daemon.data_dir) not in r.text
+
+
 def test_admin_token_file_is_private(daemon: DaemonProcess) -> None:
     mode = (daemon.data_dir / "admin.token").stat().st_mode & 0o777
     assert mode == 0o600
@@ -137,3 +165,30 @@ def test_restart_keeps_data_lock_and_sigterm(tmp_path: Path, seed_path: Path) ->
         assert doc["active"] and doc["version"] == ingested["version"]
     finally:
         assert again.stop() == 0
+
+
+def test_a_call_cut_by_a_crash_is_closed_at_restart(tmp_path: Path, seed_path: Path) -> None:
+    data = tmp_path / "data"
+    first = DaemonProcess(data).start()
+    try:
+        assert run_cli(first, "ingest", str(seed_path)).exit_code == 0
+        with first.client() as c:
+            call_id = c.post("/api/v1/calls", json={"phone": "+14155550123", "simulate": True,
+                                                     "scenario": "pricing_then_demo"}).json()["id"]
+            deadline = time.monotonic() + 90
+            while len(c.get(f"/api/v1/calls/{call_id}").json()["turns"]) < 2:
+                assert time.monotonic() < deadline, first.log()
+                time.sleep(0.2)
+    finally:
+        first.stop(signal.SIGKILL)
+    again = DaemonProcess(data).start()
+    try:
+        with again.client() as c:
+            call = c.get(f"/api/v1/calls/{call_id}").json()
+        assert call["status"] == "failed" and call["ended_at"], call
+        assert call["outcome"] == "interrupted" and "daemon stopped" in call["outcome_detail"]
+        assert len(call["turns"]) >= 2  # what was heard is kept
+        assert "left unfinished by the previous daemon run" in again.log()
+    finally:
+        assert again.stop() == 0
+

@@ -76,7 +76,7 @@ def test_unknown_and_reused_tokens_are_refused(ready: DaemonProcess) -> None:
 
     asyncio.run(use_once())
     assert asyncio.run(_refused(ready, call_id, token)) == 1008
-    assert "unknown or already used" in ready.log()
+    assert "unknown, used, expired, or its call is over" in ready.log()
 
 
 def test_media_before_start_is_refused(ready: DaemonProcess) -> None:

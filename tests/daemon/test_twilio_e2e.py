@@ -173,6 +173,22 @@ def test_status_callbacks_are_idempotent_and_final(
     assert _call(twilio_daemon, outbound["id"])["status"] == "completed"
 
 
+def test_a_replayed_voice_webhook_of_a_finished_call_hangs_up(
+    twilio_daemon: DaemonProcess, outbound: dict[str, Any]
+) -> None:
+    # byte-identical to the signed request Twilio sent when the call was answered
+    form = {"CallSid": outbound["call_sid"], "AccountSid": ACCOUNT, "From": "+14155550100",
+            "To": LEAD, "CallStatus": "in-progress", "AnsweredBy": "human"}
+    before = _call(twilio_daemon, outbound["id"])
+    assert before["status"] == "completed"
+    replay = _signed_post(twilio_daemon, "/twilio/voice", form)
+    assert replay.status_code == 200
+    root = ET.fromstring(replay.text)
+    assert root.find("./Hangup") is not None and root.find("./Connect") is None
+    after = _call(twilio_daemon, outbound["id"])
+    assert (after["status"], after["ended_at"]) == (before["status"], before["ended_at"])
+
+
 def test_busy_is_recorded_as_the_outcome(twilio_daemon: DaemonProcess, prism: PrismServer) -> None:
     with twilio_daemon.client() as c:
         call = c.post("/api/v1/calls", json={"phone": "+12125551234", "force": True}).json()

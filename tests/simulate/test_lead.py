@@ -122,8 +122,10 @@ class FakeDaemon:
             while not done():
                 await self._changed.wait()
 
-    async def until_lead_finishes_a_line(self, after: int) -> int:
-        """Index of the event that ends the lead's first line spoken after event `after`."""
+    async def until_lead_finishes_a_line(self, after: int,
+                                         quiet_frames: int = SILENT_FRAMES_ENDING_SPEECH) -> int:
+        """Index of the event that ends the lead's first line spoken after event `after`
+        (`quiet_frames` silent frames after its speech)."""
 
         def end() -> int | None:
             spoke, quiet = False, 0
@@ -135,7 +137,7 @@ class FakeDaemon:
                     spoke, quiet = True, 0
                 elif spoke:
                     quiet += 1
-                    if quiet == SILENT_FRAMES_ENDING_SPEECH:
+                    if quiet == quiet_frames:
                         return index
             return None
 
@@ -233,9 +235,11 @@ async def test_lead_speaks_twilio_echoes_marks_handles_clear_and_hangs_up(
         await fake.send_mark("s1")
         await fake.send_audio(tone(2000))
         await fake.send_mark("s2")
-        await fake.until_lead_speaks(after=line_end)  # the barge-in
+        barge = await fake.until_lead_speaks(after=line_end)  # the barge-in
         await fake.send_clear()
-        await fake.until_lead_finishes_a_line(after=len(fake.events))
+        # 600 ms of quiet: a pause inside "Wait, sorry." (Piper varies it) is not the line's end,
+        # and a reply sent before the line's last speech frame answers nothing
+        await fake.until_lead_finishes_a_line(after=barge, quiet_frames=30)
         await fake.send_audio(tone(300))
         await fake.send_mark("bye")
 

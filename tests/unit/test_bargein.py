@@ -241,3 +241,20 @@ def test_is_backchannel(text: str, expected: bool) -> None:
 def test_config_refuses_nonsense() -> None:
     with pytest.raises(ValueError):
         BargeInConfig(runon_ms=0)
+
+
+def test_over_agent_is_true_for_speech_begun_over_the_agent_but_not_for_a_yield() -> None:
+    lead = Lead()
+    assert not lead.policy.over_agent
+    lead.policy.reply_started(None)
+    lead.start()
+    assert lead.policy.over_agent  # being judged
+    lead.talk(200)
+    lead.peek("How much is it?")
+    assert lead.policy.over_agent  # an interruption
+    lead.end("How much is it?", 900)
+    assert not lead.policy.over_agent
+    lead.policy.reply_started(lead.now)  # answering a turn that just ended...
+    lead.start()
+    lead.talk(140)  # ...and the lead goes on: a yield, their own turn continues
+    assert lead.policy.yielded and not lead.policy.over_agent

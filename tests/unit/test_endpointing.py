@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.media.endpointing import is_complete_utterance
+from daemon.media.endpointing import is_complete_utterance, is_preamble
 
 COMPLETE = [
     "Honestly, I am really busy right now.",
@@ -120,3 +120,13 @@ def test_unfinished_lines_are_incomplete(text: str) -> None:
 def test_case_and_quotes_do_not_matter(text: str) -> None:
     assert not is_complete_utterance(text.upper() + ".")
     assert not is_complete_utterance(f'"{text}."')
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Okay.", True), ("Okay, so.", True), ("Well.", True), ("Let me see.", True), ("Hi.", True),
+    ("Hmm, let me think.", True), ("All right.", True), ("Good question.", True),
+    ("Yes.", False), ("Sure.", False), ("Right.", False), ("Thursday works.", False),
+    ("No thanks.", False), ("Go ahead.", False), ("", False),
+])
+def test_is_preamble(text: str, expected: bool) -> None:
+    assert is_preamble(text) is expected

@@ -368,10 +368,24 @@ def test_a_short_opener_waits_for_more_before_ending_the_turn() -> None:
     assert [t.text for t in d.turns()] == ["Hi, this is Priya. What is this about?"]
 
 
-def test_a_short_answer_ends_after_the_short_hold() -> None:
-    d = Driver(asr=lambda a, b: "Yes.").run(speech(400) + quiet(800))
+@pytest.mark.parametrize(("text", "hold"), [
+    ("Yes.", "answer_hold_ms"), ("Thursday works.", "answer_hold_ms"), ("No, thanks.", "answer_hold_ms"),
+    ("Okay.", "short_hold_ms"), ("Let me see.", "short_hold_ms"), ("Hi.", "short_hold_ms"),
+])
+def test_a_short_answer_ends_sooner_than_a_preamble(text: str, hold: str) -> None:
+    d = Driver(asr=lambda a, b: text).run(speech(400) + quiet(800))
     (turn,) = d.turns()
-    assert turn.early and turn.endpoint_ms == TurnConfig().short_hold_ms
+    wait = getattr(TurnConfig(), hold)
+    assert turn.early and wait <= turn.endpoint_ms <= wait + 40  # + the decode, if it is slower
+
+
+def test_a_preamble_then_the_question_is_one_turn() -> None:
+    # "Okay." (450 ms pause) "So what exactly does it do?"
+    def asr(first: int, last: int) -> str:
+        return "Okay." if last - first < 40 else "Okay. So what exactly does it do?"
+
+    d = Driver(asr=asr).run(speech(300) + quiet(450) + speech(1200) + quiet(800))
+    assert [t.text for t in d.turns()] == ["Okay. So what exactly does it do?"]
 
 
 def test_a_question_ends_at_once() -> None:

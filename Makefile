@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PRISM  := .cache/prism/node_modules/.bin/prism
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench bench-ablations bench-profile bench-turns prism clean
+.PHONY: install demo test lint typecheck pytest bench bench-ablations bench-profile bench-turns bench-faults prism clean
 
 install: $(STAMP)
 
@@ -53,6 +53,10 @@ bench-profile: install
 bench-turns: install
 	command -v espeak-ng >/dev/null || (apt-get install -y espeak-ng || sudo apt-get install -y espeak-ng)
 	$(BIN)/python -m benchmarks --turns --update-readme
+
+# A crash mid-call, a 30 s store outage mid-call, hostile input during a call (about 5 minutes).
+bench-faults: install
+	$(BIN)/python -m benchmarks --faults --update-readme
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from agentcore.agent_kinds import canonical_kind, known_kinds
+from agentcore.agent_kinds import canonical_kind, known_kinds, load_kind
 from agentcore.safejson import UntrustedJSONError, loads_untrusted
 
 MAX_STRATEGY_BYTES = 1024 * 1024
@@ -67,7 +67,14 @@ def _clean_text(value: str) -> str:
     return value.strip()
 
 
+MAX_ITEMS = 500
+"""Most entries one list or map of a strategy may hold (FAQs, objections, goals, closing
+lines...): far above what a call can use, far below what would stall ingest or pre-synthesis."""
+
+
 def _clean_mapping(value: dict[str, str], what: str) -> dict[str, str]:
+    if len(value) > MAX_ITEMS:
+        raise ValueError(f"{len(value)} entries; at most {MAX_ITEMS} are accepted")
     cleaned: dict[str, str] = {}
     for key, text in value.items():
         norm = key.strip().lower()
@@ -83,6 +90,9 @@ class _Model(BaseModel):
     # Strict types: goals as a string is an error, not a list of characters. Extra keys are
     # kept (teams attach business context) but never interpreted.
     model_config = ConfigDict(strict=True, extra="allow", str_strip_whitespace=True)
+
+
+_VOICE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Persona(_Model):
@@ -102,6 +112,14 @@ class Persona(_Model):
     @classmethod
     def _empty_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("voice_id")
+    @classmethod
+    def _voice_id(cls, value: str | None) -> str | None:
+        # it becomes a URL path segment at the TTS provider: an id, never "../../v1/user?x="
+        if value is not None and not _VOICE_ID.fullmatch(value):
+            raise ValueError("a voice id is 1-64 letters, digits, '_' or '-' (e.g. 21m00Tcm4TlvDq8ikWAM)")
+        return value
 
 
 class Scripts(_Model):
@@ -183,17 +201,28 @@ class Strategy(_Model):
     @field_validator("goals", "closing_techniques")
     @classmethod
     def _dedupe(cls, value: list[str]) -> list[str]:
-        seen: dict[str, None] = {}
+        if len(value) > MAX_ITEMS:
+            raise ValueError(f"{len(value)} entries; at most {MAX_ITEMS} are accepted")
+        kept: list[str] = []
+        seen: set[str] = set()  # lower-cased: one pass, not a rescan per item
         for item in value:
             text = item.strip()
-            if text and text.lower() not in {s.lower() for s in seen}:
-                seen[text] = None
-        return list(seen)
+            if text and text.lower() not in seen:
+                seen.add(text.lower())
+                kept.append(text)
+        return kept
 
     @field_validator("fallback_scenarios")
     @classmethod
     def _scenarios(cls, value: dict[str, str]) -> dict[str, str]:
         return _clean_mapping(value, "fallback scenario")
+
+    @field_validator("fallback_policies", "subagents")
+    @classmethod
+    def _bounded(cls, value: list[Any]) -> list[Any]:
+        if len(value) > MAX_ITEMS:
+            raise ValueError(f"{len(value)} entries; at most {MAX_ITEMS} are accepted")
+        return value
 
     @field_validator("subagents")
     @classmethod
@@ -247,9 +276,25 @@ def validate_strategy(data: Any) -> Strategy:
     if problems:
         raise StrategyError(problems)
     try:
-        return Strategy.model_validate(data)
+        strategy = Strategy.model_validate(data)
     except ValidationError as exc:
         raise StrategyError(_format_validation(exc)) from None
+    problems = _subagent_problems(strategy)
+    if problems:
+        raise StrategyError(problems)
+    return strategy
+
+
+def _subagent_problems(strategy: Strategy) -> list[str]:
+    """Build each subagent once, as a call would: a bad `init` is refused at ingest, not
+    stored and activated to fail every later call."""
+    problems = []
+    for index, spec in enumerate(strategy.subagents):
+        try:
+            load_kind(spec.kind)(**{"name": spec.name, **spec.init})
+        except Exception as exc:  # whatever the constructor raises is the strategy's fault
+            problems.append(f"subagents.{index}.init: {type(exc).__name__}: {str(exc)[:200]}")
+    return problems
 
 
 def parse_strategy(raw: bytes) -> Strategy:

@@ -118,7 +118,7 @@ class SubagentManager:
         init.setdefault("name", spec.name)
         try:
             agent = cls(**init)
-        except TypeError as exc:
+        except Exception as exc:  # TypeError, or whatever the class makes of a bad value
             raise SubagentError(
                 f"subagent {spec.name!r}: bad init for {spec.kind}: {exc}") from None
         extra = spec.model_extra or {}

@@ -130,6 +130,15 @@ class DaemonUnderTest:
                 await proc.wait()
         return proc.returncode if proc is not None else None
 
+    async def kill(self) -> None:
+        """SIGKILL, as a crash would: no shutdown code runs."""
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.kill()
+            await self._proc.wait()
+
     def cleanup(self) -> None:
         """Delete the temporary data directory (and log), if this object made one."""
         if self._tmp is not None:

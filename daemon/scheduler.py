@@ -30,8 +30,8 @@ def start_scheduler(services: Services) -> Any:
     async def sweep_orphan_calls() -> None:
         try:
             await services.manager.reconcile(restarted=False)
-        except Exception:
-            log.exception("closing calls whose media stream never connected failed")
+        except Exception as exc:  # the store may be down for a while: try again next time
+            log.warning("could not check for calls whose media stream never connected: %s", exc)
 
     scheduler.add_job(sweep_orphan_calls, "interval", seconds=30, id="orphan_calls",
                       coalesce=True, max_instances=1)

@@ -23,6 +23,7 @@ from daemon.speech.translation import Translator
 from daemon.speech.tts import TTSBackend
 
 log = logging.getLogger(__name__)
+MAX_PREWARM_SENTENCES = 400  # ~1-2 min of Piper on two cores; the shipped strategies need ~100
 
 LEAD_LENGTH_SCALE = 1.25  # simulated leads talk slower than the agent, so they sound different
 
@@ -68,9 +69,14 @@ class SpeechStack:
         return speak
 
     async def prewarm(self, lines: list[str], strategy: Strategy) -> int:
-        """Synthesise every sentence of `lines` into the cache (cut as calls speak them)."""
+        """Synthesise the sentences of `lines` into the cache (cut as calls speak them), at
+        most `MAX_PREWARM_SENTENCES` per strategy: the rest is synthesised when first said."""
         persona = strategy.persona
         sentences = cacheable_sentences(lines)
+        if len(sentences) > MAX_PREWARM_SENTENCES:
+            log.warning("strategy %r has %d sentences to pre-synthesise; caching the first %d",
+                        strategy.title, len(sentences), MAX_PREWARM_SENTENCES)
+            sentences = sentences[:MAX_PREWARM_SENTENCES]
         spoken = [await self.translator.from_english(s, persona.locale) for s in sentences]
         count = await self.tts.prewarm(spoken, self.voice_of(strategy), persona.voice_id,
                                        persona.locale)

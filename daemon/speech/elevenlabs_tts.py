@@ -113,7 +113,7 @@ class ElevenLabsRestTTS(_ElevenLabsBase):
         if lang := language_code(locale):
             extra["language_code"] = lang
         chunks = self._client.text_to_speech.stream(
-            voice_id or self.default_voice_id,
+            urllib.parse.quote(voice_id or self.default_voice_id, safe=""),
             text=text,
             model_id=self.model_id,
             output_format=OUTPUT_FORMAT,
@@ -174,7 +174,8 @@ class ElevenLabsWsTTS(_ElevenLabsBase):
         }
         if lang := language_code(locale):
             query["language_code"] = lang
-        path = f"{parts.path.rstrip('/')}/v1/text-to-speech/{vid}/stream-input"
+        segment = urllib.parse.quote(vid, safe="")  # an id, never a path ("../../v1/user")
+        path = f"{parts.path.rstrip('/')}/v1/text-to-speech/{segment}/stream-input"
         return urllib.parse.urlunsplit((scheme, parts.netloc, path, urllib.parse.urlencode(query), ""))
 
     async def _connect(self, url: str) -> Any:

@@ -12,6 +12,7 @@ choose the URL that gets verified. The operator-configured base URL is the only 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -162,11 +163,21 @@ def is_machine(answered_by: str | None) -> bool:
     return bool(answered_by) and (str(answered_by).startswith("machine") or answered_by == "fax")
 
 
+CALL_STATUSES = frozenset({"queued", "initiated", "ringing", "in-progress", "completed", "busy",
+                           "failed", "no-answer", "canceled"})
+"""Every `CallStatus` Twilio sends (Voice API, status callbacks)."""
+ANSWERED_BY = frozenset({"human", "machine_start", "machine_end_beep", "machine_end_silence",
+                         "machine_end_other", "fax", "unknown"})
+_CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+_MAX_INT = 10**7  # no call lasts 115 days; bigger numbers are not Twilio's
+_DIGITS = re.compile(r"[0-9]{1,8}")
+
+
 def _int_or_none(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
+    if value is None or not _DIGITS.fullmatch(value):  # refuses "-5", "1e9", "٣", 20 digits
         return None
+    number = int(value)
+    return number if number < _MAX_INT else None
 
 
 def _rfc2822_or_none(value: str | None) -> datetime | None:
@@ -201,10 +212,15 @@ class StatusUpdate:
         call_status = (form.get("CallStatus") or "").strip()
         if not call_sid or not call_status:
             raise ValueError("status callback without CallSid or CallStatus")
+        if not _CALL_SID.fullmatch(call_sid):
+            raise ValueError("CallSid is not a Twilio call SID")
+        if call_status not in CALL_STATUSES:
+            raise ValueError(f"CallStatus is not one of Twilio's ({', '.join(sorted(CALL_STATUSES))})")
+        answered_by = form.get("AnsweredBy") or None
         return cls(
             call_sid=call_sid,
             call_status=call_status,
-            answered_by=form.get("AnsweredBy") or None,
+            answered_by=answered_by if answered_by in ANSWERED_BY else None,
             duration_seconds=_int_or_none(form.get("CallDuration")),
             timestamp=_rfc2822_or_none(form.get("Timestamp")),
             sequence_number=_int_or_none(form.get("SequenceNumber")),

@@ -169,17 +169,36 @@ def test_status_update_parses_a_completed_callback() -> None:
 
 
 def test_status_update_tolerates_missing_and_malformed_optionals() -> None:
+    sid = "CA" + "1" * 32
     update = StatusUpdate.from_form(
         {
-            "CallSid": "CA1",
+            "CallSid": sid,
             "CallStatus": "ringing",
             "CallDuration": "",
             "Timestamp": "soon",
             "SequenceNumber": "x",
+            "AnsweredBy": "$set",
         }
     )
-    assert update == StatusUpdate("CA1", "ringing")
+    assert update == StatusUpdate(sid, "ringing")
     assert not update.final
+
+
+@pytest.mark.parametrize("duration", ["-5", "1e3", "99999999999999999999", "٣", "42\x00", " 42"])
+def test_only_twilios_durations_are_kept(duration: str) -> None:
+    update = StatusUpdate.from_form({**FORM, "CallStatus": "completed", "CallDuration": duration})
+    assert update.duration_seconds is None and update.call_status == "completed"
+
+
+@pytest.mark.parametrize(("form", "problem"), [
+    ({"CallSid": "CA" + "1" * 32, "CallStatus": "hacked"}, "CallStatus is not one of Twilio's"),
+    ({"CallSid": "CA" + "1" * 32, "CallStatus": "completed\x00"}, "CallStatus is not one of Twilio's"),
+    ({"CallSid": "CA" + "1" * 32, "CallStatus": "x" * 10_000}, "CallStatus is not one of Twilio's"),
+    ({"CallSid": "{'$ne': null}", "CallStatus": "completed"}, "CallSid is not a Twilio call SID"),
+])
+def test_a_status_twilio_never_sends_is_refused(form: dict[str, str], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        StatusUpdate.from_form(form)
 
 
 @pytest.mark.parametrize("form", [{"CallSid": "CA1"}, {"CallStatus": "ringing"}, {}])

@@ -143,3 +143,39 @@ def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
         parse_strategy(raw)
     except StrategyError as exc:
         assert exc.problems
+
+
+def test_a_subagent_whose_init_its_class_refuses_is_refused_at_ingest() -> None:
+    bad = minimal(subagents=[{"name": "f", "class": "fallback", "init": {"fallback_map": "x"}}])
+    assert any(p.startswith("subagents.0.init:") for p in problems(bad))
+    good = minimal(subagents=[{"name": "f", "class": "fallback",
+                               "init": {"fallback_map": {"email": "I'll send it."}}}])
+    assert validate_strategy(good).subagents[0].name == "f"
+
+
+@pytest.mark.parametrize("field", ["goals", "closing_techniques"])
+def test_lists_are_bounded_and_deduplicated_in_linear_time(field: str) -> None:
+    assert any("at most 500" in p for p in problems(minimal(**{field: [f"line {i}" for i in range(12_000)]})))
+    lines = [f"line {i % 250}" for i in range(500)]  # 500 entries, 250 distinct
+    assert len(getattr(validate_strategy(minimal(**{field: lines})), field)) == 250
+
+
+def test_maps_are_bounded() -> None:
+    faqs = {f"question {i}": "answer" for i in range(501)}
+    assert any("at most 500" in p for p in problems(minimal(scripts={"faqs": faqs})))
+
+
+@pytest.mark.parametrize("voice_id", ["../../../v1/user/subscription?x=", "a/b", "a b", "x" * 65])
+def test_a_voice_id_is_an_id_never_a_path(voice_id: str) -> None:
+    assert any(p.startswith("persona.voice_id") for p in
+               problems({"title": "T", "persona": {"name": "Ada", "voice_id": voice_id}}))
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    (b"[" * 10_000 + b"]" * 10_000, "nested 10000 levels"),
+    (b'{"title": "A", "title": "B", "persona": {"name": "Ada"}}', "duplicate key 'title'"),
+])
+def test_hostile_json_gets_a_clear_problem(raw: bytes, message: str) -> None:
+    with pytest.raises(StrategyError) as info:
+        parse_strategy(raw)
+    assert any(message in p for p in info.value.problems)

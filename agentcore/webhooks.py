@@ -73,6 +73,7 @@ def chat_adapter(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 BUILTIN_ADAPTERS = {"twilio_stream": twilio_stream_adapter, "chat": chat_adapter}
+VOICE_ADAPTERS = frozenset({"twilio_stream"})  # a person on a phone line waits for the reply
 
 
 async def ingest(agent: BaseAgent, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -143,12 +144,16 @@ async def ingest(agent: BaseAgent, payload: Mapping[str, Any]) -> dict[str, Any]
             changed.append("delegation")
 
     if text and data.get("auto_reply") and agent.trained:
-        stream = bool(data.get("stream"))
+        publish = bool(data.get("stream"))
+        # a caller is waiting on the line behind a voice adapter: the model is always streamed
+        # so that its first-token deadline applies (a fallback line after ~1.5 s, not 8 s of
+        # silence), whether or not the tokens are published
+        stream = publish or data.get("adapter_key") in VOICE_ADAPTERS
         confidence = data.get("confidence")
         reply = await agent.generate_response(
             text,
             stream=stream,
-            on_token=agent.stream_callback if stream else None,
+            on_token=agent.stream_callback if publish else None,
             confidence=float(confidence) if isinstance(confidence, int | float) else None,
         )
         result["reply"] = reply.text

@@ -380,7 +380,8 @@ def faults_table(result: dict[str, Any]) -> Table:
              f"{outage['lines_during_outage']} / {outage['answered_during_outage']}"],
             ["", "answer voice-to-voice during the outage, p50",
              f"{ms(outage['answer_ms_p50_during_outage'])} ms"],
-            ["", "every turn stored, after the store came back", "never" if after is None else f"{after} s"],
+            ["", "calls over and every turn stored, after the store came back",
+             "never" if after is None else f"{after} s"],
             ["", "calls completed", f"{outage['completed']} of {outage['calls']}"],
         ]
     if hostile := result.get("hostile"):

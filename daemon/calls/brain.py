@@ -8,9 +8,11 @@ goodbye to finish playing.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -30,22 +32,52 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_HOOK_CONVERSATIONS = 256
+MEMORY_RETRY_S = 120.0  # how long a memory event waits out a store outage before it is dropped
 # `/api/v1/hooks/twilio` is the path the operator guide wires Twilio to
 HOOK_ALIASES = {"twilio": "twilio_stream"}
 
 
 class StoreMemorySink:
-    """`MemorySink` over the `memory_logs` collection."""
+    """`MemorySink` over the `memory_logs` collection.
 
-    def __init__(self, repo: MemoryRepository) -> None:
+    Writes happen behind the caller, never in front of a reply: `log_event` hands the event to
+    a background task and returns. The task retries for `MEMORY_RETRY_S` (a store that blinks
+    for a minute loses nothing) and the event's id makes a retried write count once. With a
+    `spawn` of None (tests, tools) the write is awaited in place.
+    """
+
+    def __init__(self, repo: MemoryRepository,
+                 spawn: Callable[[Coroutine[Any, Any, None], str], object] | None = None) -> None:
         self._repo = repo
+        self._spawn = spawn
 
     async def log_event(self, event: MemoryEvent) -> None:
+        if self._spawn is None:
+            await self._write(event)
+            return
+        self._spawn(self._write_with_retries(event), f"memory-{event.event_type}")
+
+    async def _write(self, event: MemoryEvent) -> None:
         doc = event.to_document()
         await self._repo.add(doc["event_type"], doc["payload"], call_id=doc["call_id"],
                              strategy_id=doc["strategy_id"], source=doc["source"],
                              importance=doc["importance"], created_at=doc["created_at"],
                              event_id=doc["event_id"])
+
+    async def _write_with_retries(self, event: MemoryEvent) -> None:
+        deadline = time.monotonic() + MEMORY_RETRY_S
+        delay = 0.5
+        while True:
+            try:
+                await self._write(event)
+                return
+            except Exception as exc:
+                if time.monotonic() + delay > deadline:
+                    log.warning("memory event %s (%s) dropped after %.0f s of store errors: %s",
+                                event.event_id, event.event_type, MEMORY_RETRY_S, exc)
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     async def recent_events(self, types: Sequence[str] | None = None, *,
                             since: datetime | None = None, limit: int = 500,
@@ -106,7 +138,8 @@ class BrainService:
             model_critical=s.openai_model_critical, model_cheap=s.openai_model_cheap,
             cache_ttl_seconds=s.llm_cache_ttl_seconds,
             first_token_deadline_ms=s.llm_first_token_deadline_ms))
-        self.memory = StoreMemorySink(services.memory)
+        self.memory = StoreMemorySink(
+            services.memory, lambda coro, name: services.spawn(coro, name=name))
         self.strategy_store = StoreStrategyStore(services.strategies)
         self.crm = LocalCRM(s.crm_file)
         self._hook_agents: dict[tuple[str, str], SalesAgent] = {}

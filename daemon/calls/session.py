@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -136,6 +137,8 @@ class CallSession:
                 with contextlib.suppress(asyncio.CancelledError):
                     await respond
         await self.player.close()
+        if self._tasks:  # turn writes still in flight (each is bounded: store, else the spool)
+            await asyncio.wait(set(self._tasks), timeout=10)
         with contextlib.suppress(asyncio.CancelledError):
             await self._watchdog
 
@@ -321,8 +324,8 @@ class CallSession:
 
     # --- agent turns --------------------------------------------------------------------------
     async def _answer(self, lead: LeadTurn, reply_id: int) -> None:
-        if lead.record:
-            await self._persist(lead.record)  # heard is stored, even if the call is ending
+        if lead.record:  # heard is stored (behind the reply: a slow store never delays it)
+            self._spawn(self._persist(lead.record))
         if self._ending:
             self.policy.reply_finished(reply_id)
             return
@@ -418,11 +421,13 @@ class CallSession:
         self._last_activity = self.clock.now()
         self.ctx.live_update(speaking="none")
 
-    async def _persist(self, turn: dict[str, Any]) -> None:
+    def _persist(self, turn: dict[str, Any]) -> Awaitable[None]:
+        """Store `turn` as the call's next one. Its index and stage are fixed now, so a write
+        left to run in the background still lands in order."""
         turn = {**turn, "index": self._turn_index}
         turn.setdefault("stage", self.ctx.agent.stage_name())
         self._turn_index += 1
-        await self.ctx.persist_turn(turn)
+        return self.ctx.persist_turn(turn)
 
     # --- endings ------------------------------------------------------------------------------
     async def _opt_out_by_dtmf(self) -> None:

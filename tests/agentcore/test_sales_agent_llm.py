@@ -307,3 +307,24 @@ async def test_strategy_policies_choose_the_fallback_for_llm_errors_and_unknown_
     assert handed.source == "subagent"
     assert handed.text.startswith("Our solutions desk will email you the answer.")
     assert handed.actions[0].args == {"subagent": "desk"}
+
+
+async def test_a_voice_hook_gets_the_first_token_deadline_even_unstreamed(
+    seed: Strategy, server: FakeOpenAI, make_llm: Callable[..., LLMClient]
+) -> None:
+    """`twilio_stream` with `stream: false` and a model that never answers: the caller on the
+    line hears the playbook after the first-token deadline, not after the whole-reply one."""
+    server.enqueue(StreamReply(stall_before_headers=True))
+    agent = SalesAgent(seed, llm=make_llm(first_token_deadline_ms=200), call_id="call-1",
+                       strategy_id="seed-v1", lead_phone=LEAD, reply_deadline_seconds=30.0)
+    published: list[str] = []
+    agent.stream_callback = published.append
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    result = await agent.ingest_webhook_payload({
+        "adapter_key": "twilio_stream", "SpeechResult": "How much does it cost?",
+        "auto_reply": True, "stream": False})
+    assert loop.time() - started < 10  # the 30 s whole-reply deadline never came into play
+    assert result["reply_detail"]["fallback_reason"] == "deadline"
+    assert result["reply"].startswith(seed.scripts.faqs["pricing"])
+    assert published == []  # `stream: false`: nothing went out on the live stream

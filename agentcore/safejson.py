@@ -10,6 +10,7 @@ that says where, in linear time.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 MAX_DEPTH = 64  # a strategy nests ~6 levels; nothing we accept needs more than a few more
@@ -54,10 +55,24 @@ def _no_constant(name: str) -> Any:
     raise UntrustedJSONError(f"{name} is not a JSON number")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 is a valid JSON number that Python reads as inf
+        raise UntrustedJSONError(f"{text[:20]} is too large a number")
+    return value
+
+
 def loads_untrusted(text: str, max_depth: int = MAX_DEPTH) -> Any:
     """Decode `text`; raises `UntrustedJSONError` for nesting deeper than `max_depth`,
-    duplicate keys and NaN/Infinity, and `json.JSONDecodeError` for malformed JSON."""
+    duplicate keys, NaN/Infinity (also as 1e999) and integers too long to read, and
+    `json.JSONDecodeError` for malformed JSON."""
     depth = nesting_depth(text)
     if depth > max_depth:
         raise UntrustedJSONError(f"nested {depth} levels deep; at most {max_depth} are accepted")
-    return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant,
+                          parse_float=_finite)
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError | UntrustedJSONError):
+            raise
+        raise UntrustedJSONError(str(exc)[:120]) from None  # e.g. an integer of 5,000 digits

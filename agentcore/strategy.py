@@ -265,8 +265,9 @@ def _format_validation(exc: ValidationError) -> list[str]:
     return problems
 
 
-def validate_strategy(data: Any) -> Strategy:
-    """Validate an already-decoded JSON value."""
+def validate_strategy(data: Any, *, build_subagents: bool = False) -> Strategy:
+    """Validate an already-decoded JSON value; with `build_subagents` (what ingest does), also
+    construct each subagent once, so a bad `init` is refused before anything is stored."""
     if not isinstance(data, dict):
         names: dict[type, str] = {list: "an array", str: "a string"}
         kind = names.get(type(data), type(data).__name__)
@@ -279,7 +280,7 @@ def validate_strategy(data: Any) -> Strategy:
         strategy = Strategy.model_validate(data)
     except ValidationError as exc:
         raise StrategyError(_format_validation(exc)) from None
-    problems = _subagent_problems(strategy)
+    problems = _subagent_problems(strategy) if build_subagents else []
     if problems:
         raise StrategyError(problems)
     return strategy
@@ -313,7 +314,7 @@ def parse_strategy(raw: bytes) -> Strategy:
         raise StrategyError([f"body: not valid JSON: {exc.msg} at {where}"]) from None
     except UntrustedJSONError as exc:
         raise StrategyError([f"body: {exc}"]) from None
-    return validate_strategy(data)
+    return validate_strategy(data, build_subagents=True)
 
 
 def merge_strategy(base: Strategy, patch: dict[str, Any]) -> Strategy:
@@ -327,4 +328,4 @@ def merge_strategy(base: Strategy, patch: dict[str, Any]) -> Strategy:
             return out
         return b
 
-    return validate_strategy(merge(base.to_document(), patch))
+    return validate_strategy(merge(base.to_document(), patch), build_subagents=True)

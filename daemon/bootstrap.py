@@ -64,5 +64,10 @@ async def attach_features(services: Services, port: int) -> None:
     app_module.EXTRA_ROUTES[:] = feature_routes()
     active = await services.strategies.active()
     if active is not None:  # warm the TTS cache for the active strategy (no-op when cached)
-        strategy = services.strategies.model(active)
+        try:
+            strategy = services.strategies.model(active)
+        except Exception as exc:  # stored by an older version under looser rules: say so, serve
+            log.warning("active strategy %s no longer validates (%s); ingest it again",
+                        active["_id"], str(exc)[:200])
+            return
         await services.on_strategy_ingested(active["_id"], strategy)

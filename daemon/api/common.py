@@ -67,7 +67,7 @@ async def read_json_object(request: Request, limit: int = MAX_BODY_BYTES) -> dic
     if not raw.strip():
         return {}
     try:
-        data = loads_untrusted(raw.decode("utf-8"))
+        data = loads_untrusted(raw.decode("utf-8-sig"))  # a leading BOM is fine, as json.loads allows
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError, UntrustedJSONError
         raise BadRequest(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

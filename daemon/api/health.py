@@ -24,7 +24,11 @@ async def healthz(request: Request) -> Response:
         # which engine serves each concern, without paths, hosts or model files
         "backends": {name: str(value).split(" (")[0] for name, value in backends.items()},
     }
-    if await principal_of(request) is None:
+    try:
+        principal = await principal_of(request)
+    except Exception:  # the store is down: liveness must not depend on it
+        principal = None
+    if principal is None:
         return JSON(public)
     return JSON({
         **public,

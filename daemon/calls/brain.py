@@ -47,15 +47,19 @@ class StoreMemorySink:
     """
 
     def __init__(self, repo: MemoryRepository,
-                 spawn: Callable[[Coroutine[Any, Any, None], str], object] | None = None) -> None:
+                 spawn: Callable[[Coroutine[Any, Any, None], str], asyncio.Task[Any]] | None = None,
+                 ) -> None:
         self._repo = repo
         self._spawn = spawn
+        self._pending: set[asyncio.Task[Any]] = set()
 
     async def log_event(self, event: MemoryEvent) -> None:
         if self._spawn is None:
             await self._write(event)
             return
-        self._spawn(self._write_with_retries(event), f"memory-{event.event_type}")
+        task = self._spawn(self._write_with_retries(event), f"memory-{event.event_type}")
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     async def _write(self, event: MemoryEvent) -> None:
         doc = event.to_document()
@@ -82,6 +86,8 @@ class StoreMemorySink:
     async def recent_events(self, types: Sequence[str] | None = None, *,
                             since: datetime | None = None, limit: int = 500,
                             call_id: str | None = None) -> list[MemoryEvent]:
+        if self._pending:  # read what was logged so far (e.g. the call that just completed)
+            await asyncio.wait(set(self._pending), timeout=5)
         docs = await self._repo.recent(list(types) if types else None, since=since, limit=limit,
                                        call_id=call_id)
         events = []

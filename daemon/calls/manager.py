@@ -303,10 +303,15 @@ class CallManager:
         """
         now = datetime.now(UTC)
         closed = 0
+        # several daemons may share one MongoDB: only ours, and calls from before owners were
+        # recorded only where no other daemon can see them (the embedded store)
+        unowned_ours = restarted and self.svc.settings.mongodb_url is None
         for call in await self.svc.calls.unfinished():
             call_id = call["_id"]
-            if call_id in self.active or call.get("owner", self.svc.instance_id) != self.svc.instance_id:
-                continue  # live here, or another daemon's (several may share one MongoDB)
+            owner = call.get("owner")
+            if call_id in self.active or not (owner == self.svc.instance_id
+                                              or (owner is None and unowned_ours)):
+                continue
             if restarted:
                 reason, detail = "daemon_restart", "the daemon stopped during the call"
             else:
@@ -324,7 +329,8 @@ class CallManager:
                                       "outcome_detail": call.get("outcome_detail") or detail}
             if call.get("duration_seconds") is None:
                 fields["duration_seconds"] = round(duration, 1)
-            await self.svc.calls.update(call_id, fields)
+            if not await self.svc.calls.close_if_open(call_id, fields):
+                continue  # a Twilio callback or the lead runner closed it meanwhile
             log.warning("call %s (%s) closed as failed: %s", call_id, call.get("status"), detail)
             self.svc.live.unregister(call_id, outcome=fields["outcome"], status="failed")
             self._after_call(EndedCall({**call, **fields}, duration))

@@ -88,6 +88,7 @@ class CallSession:
         self._yielded: PlayedTurn | None = None  # a reply taken back: the lead was not done
         self._carry: str | None = None  # ...whose lead words go before the next turn's
         self._turn_index = 0
+        self._last_write: asyncio.Task[None] | None = None  # turns are stored in order
         self._last_activity = clock.now()
         self._prompted_silence = False
         self._ending = False
@@ -325,7 +326,7 @@ class CallSession:
     # --- agent turns --------------------------------------------------------------------------
     async def _answer(self, lead: LeadTurn, reply_id: int) -> None:
         if lead.record:  # heard is stored (behind the reply: a slow store never delays it)
-            self._spawn(self._persist(lead.record))
+            self._persist(lead.record)
         if self._ending:
             self.policy.reply_finished(reply_id)
             return
@@ -422,12 +423,27 @@ class CallSession:
         self.ctx.live_update(speaking="none")
 
     def _persist(self, turn: dict[str, Any]) -> Awaitable[None]:
-        """Store `turn` as the call's next one. Its index and stage are fixed now, so a write
-        left to run in the background still lands in order."""
+        """Store `turn` as the call's next one; await the result, or let it run behind.
+
+        The index and stage are fixed now, and each write starts after the one before it, so
+        turns land (and reach live followers) in the order they were said.
+        """
         turn = {**turn, "index": self._turn_index}
         turn.setdefault("stage", self.ctx.agent.stage_name())
         self._turn_index += 1
-        return self.ctx.persist_turn(turn)
+        previous = self._last_write
+
+        async def write() -> None:
+            if previous is not None:
+                await asyncio.wait({previous})
+            try:
+                await self.ctx.persist_turn(turn)
+            except Exception:  # the writer spools on store errors; this is a bug, not an outage
+                log.exception("call %s: turn %d could not be stored", self.ctx.call_id, turn["index"])
+
+        task = self._spawn(write())
+        self._last_write = task
+        return task
 
     # --- endings ------------------------------------------------------------------------------
     async def _opt_out_by_dtmf(self) -> None:

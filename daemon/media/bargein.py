@@ -53,16 +53,23 @@ LISTENER_PHRASES = frozenset({
     "ok", "okay", "yeah", "yep", "yup", "yes", "yeah yeah", "right", "sure", "alright",
     "all right", "got it", "gotcha", "i see", "cool", "nice", "great", "true", "exactly",
     "indeed", "totally", "absolutely", "definitely", "of course", "fair enough", "makes sense",
-    "i hear you", "that's right", "that's true", "uh huh", "wow", "interesting", "no way",
-    "really", "fine", "good", "perfect", "understood", "i understand", "go on", "please go on",
-    "sure thing", "no worries", "for sure", "oh really",
+    "i hear you", "that's right", "that's true", "uh huh", "wow", "interesting",
+    "fine", "good", "perfect", "understood", "i understand", "go on", "please go on",
+    "sure thing", "no worries", "for sure",
 })
 """What a listener says to keep the speaker going (normalised: lowercase, no punctuation)."""
 
-# hums and laughs as Whisper spells them: "mhm", "mm-hmm", "uh-huh", "hmm", "um", "ha ha", "heh"
-_SOUND = re.compile(r"^(?:[mhu]+|[ao]+h*|eh|er+|(?:ha|he|hah|heh)+)(?:-(?:[mhua]+|ha|he))*$")
+# hums and laughs as Whisper spells them: "mhm", "mm-hmm", "uh-huh", "hmm", "um", "ha ha", "heh";
+# matched a hyphen-part at a time with simple patterns (no nested alternatives to backtrack in)
+_SOUND_HEAD = re.compile(r"h?m+h?m*|u+[hm]+|huh|h[ae]h[aeh]*|ha|hah|heh|[ao]h+|eh|er+")
+_SOUND_TAIL = re.compile(r"[mhua]+")
 _WORD = re.compile(r"[a-z]+(?:[-'][a-z]+)*")
 _MAX_PHRASE = max(len(p.split()) for p in LISTENER_PHRASES)
+
+
+def _is_sound(word: str) -> bool:
+    head, *tail = word.split("-")
+    return bool(_SOUND_HEAD.fullmatch(head)) and all(_SOUND_TAIL.fullmatch(part) for part in tail)
 
 
 def backchannel_words(text: str) -> list[str]:
@@ -80,7 +87,7 @@ def is_backchannel(text: str) -> bool:
     while i < len(words):
         for size in range(min(_MAX_PHRASE, len(words) - i), 0, -1):
             phrase = " ".join(words[i:i + size])
-            if phrase in LISTENER_PHRASES or (size == 1 and _SOUND.match(phrase)):
+            if phrase in LISTENER_PHRASES or (size == 1 and _is_sound(phrase)):
                 seen.add(phrase)
                 i += size
                 break
@@ -271,16 +278,16 @@ class BargeInPolicy:
         if self._contest not in (_Contest.CHECKING, _Contest.PROVISIONAL):
             return []
         words = backchannel_words(text)
-        if not _has_content(words):
+        if all(word in _HESITATIONS for word in words):
             return []  # nothing yet, or "uh...": the start of anything
         sure = avg_logprob >= self.config.min_logprob
-        if is_backchannel(text):
+        if is_backchannel(text):  # "Mhm.", "Hmm.", "Okay, okay."
             self._listening = self._listening or sure  # only sure words undo a sure "okay"
             if self._contest is _Contest.CHECKING and sure:
                 self._contest = _Contest.PROVISIONAL
                 return self._resume()
             return []
-        if sure:
+        if sure and _has_content(words):
             return self._commit(f"words: {text.strip()[:40]!r}")
         return []
 
@@ -341,6 +348,8 @@ class BargeInPolicy:
 
 
 _FILLERS = frozenset("uh um umm uhm er erm ah oh eh hmm hm mm m and the a so".split())
+_HESITATIONS = frozenset("uh uhh um umm uhm er erm eh ah and the a so".split())
+"""A peek of only these is the start of anything ("Um, actually..."): wait for more."""
 
 
 def _has_content(words: list[str]) -> bool:

@@ -125,7 +125,7 @@ SILENCE_MAX_LOGPROB = -1.0
 # With `LISTENER_PROMPT`, line noise tends to come out as a hum ("Mm.", "Mm-hmm."). Real hums
 # on the bench corpus (tune and held-out, 10-20 dB SNR) had no_speech_prob <= 0.47 and
 # confidence >= 0.28 (a cough: 0.18); hiss read as "Mm." had 0.41 and 0.22.
-_HUM = re.compile(r"^(?:(?:m+|h?m+|mm? h?m+|uh huh|mm huh|u+h+|u+m+)\s*)+$")
+_HUM_WORD = re.compile(r"h?m+h?m*|u+[hm]+|huh")  # one word at a time: no backtracking blow-up
 HUM_NO_SPEECH_PROB = 0.5
 HUM_MIN_CONFIDENCE = 0.25
 
@@ -133,6 +133,12 @@ HUM_MIN_CONFIDENCE = 0.25
 def normalise_text(text: str) -> str:
     """Lower-case, strip punctuation and collapse spaces (for matching and scoring)."""
     return " ".join(_PUNCT.sub(" ", text.lower()).split())
+
+
+def is_hum(text: str) -> bool:
+    """Only hums: "Mm.", "Mm-hmm.", "Uh-huh.", "Hmm." (not "Okay.")."""
+    words = normalise_text(text).split()
+    return bool(words) and all(_HUM_WORD.fullmatch(word) for word in words)
 
 
 def guard_transcript(transcript: Transcript) -> Transcript:
@@ -153,7 +159,7 @@ def guard_transcript(transcript: Transcript) -> Transcript:
             and transcript.avg_logprob < SILENCE_MAX_LOGPROB):
         return _dropped(transcript, f"no speech: {transcript.text.strip()!r}")
     if (transcript.no_speech_prob >= HUM_NO_SPEECH_PROB or transcript.confidence < HUM_MIN_CONFIDENCE) \
-            and _HUM.match(normalise_text(transcript.text)):
+            and is_hum(transcript.text):
         return _dropped(transcript, f"hum on a quiet line: {transcript.text.strip()!r}")
     if normalise_text(transcript.text) in KNOWN_HALLUCINATIONS and (
         transcript.no_speech_prob >= HALLUCINATION_NO_SPEECH_PROB

@@ -118,6 +118,14 @@ class CallRepository:
         cursor = self._calls.find({"status": {"$nin": sorted(FINAL_STATUSES)}, "ended_at": None})
         return [c async for c in cursor]
 
+    async def close_if_open(self, call_id: str, fields: dict[str, Any]) -> bool:
+        """Set `fields` on a call that is neither final nor ended; False if something else (a
+        Twilio callback, its session) closed it first."""
+        result = await self._calls.update_one(
+            {"_id": call_id, "status": {"$nin": sorted(FINAL_STATUSES)}, "ended_at": None},
+            {"$set": fields})
+        return result.modified_count == 1
+
     async def last_turn_at(self, call_id: str) -> datetime | None:
         turn = await self._turns.find_one({"call_id": call_id}, sort=[("index", DESCENDING)])
         return turn.get("started_at") if turn else None

@@ -33,10 +33,18 @@ async def _claims(tmp_path: Path) -> None:
         assert await calls.claim_stream_token("live", "h") is False  # one session per token
         for call_id in ("stale", "done", "ended"):
             assert await calls.claim_stream_token(call_id, "h") is False, call_id
+        # closing an orphan is conditional: a call something else closed stays as it was
+        unfinished = {c["_id"] for c in await calls.unfinished()}
+        assert unfinished == {"live", "stale"}
+        assert await calls.close_if_open("done", {"status": "failed"}) is False
+        assert await calls.close_if_open("stale", {"status": "failed", "ended_at": gone}) is True
+        assert await calls.close_if_open("stale", {"status": "failed"}) is False
+        assert (await calls.get("done") or {})["status"] == "completed"
     finally:
         await client.close()
         server.stop()
 
 
 def test_stream_tokens_are_single_use_short_lived_and_need_a_live_call(tmp_path: Path) -> None:
+    """And an orphaned call is closed once, by whoever gets there first."""
     asyncio.run(_claims(tmp_path))

@@ -164,13 +164,23 @@ def test_a_peek_with_words_after_a_backchannel_reading_commits() -> None:
     assert len(actions) == 1 and isinstance(actions[0], Interrupt)
 
 
-@pytest.mark.parametrize("text", ["And", "Uh", "M.", "so"])
-def test_fillers_alone_do_not_commit(text: str) -> None:
+@pytest.mark.parametrize("text", ["And", "Uh", "Um,", "so"])
+def test_hesitations_alone_wait_for_more(text: str) -> None:
     lead = Lead()
     lead.policy.reply_started(None)
     lead.start()
     lead.talk(200)
-    assert lead.peek(text) == []
+    assert lead.peek(text) == []  # "Um, actually..." and "Um." start alike
+
+
+@pytest.mark.parametrize("text", ["M.", "Hmm.", "Mm-hmm.", "Oh."])
+def test_a_hum_resumes_the_agent_and_counts_as_listening(text: str) -> None:
+    lead = Lead()
+    lead.policy.reply_started(None)
+    lead.start()
+    lead.talk(200)
+    assert lead.peek(text) == [Resume()]
+    assert not any(isinstance(a, Interrupt) for a in lead.talk(900, start_speech=200))
 
 
 def test_unsure_words_wait_for_more_evidence() -> None:
@@ -233,6 +243,7 @@ def test_a_dropped_utterance_resumes_the_agent() -> None:
     ("Yeah, Mm-huh.", True), ("Okay, okay. Okay. Okay. Okay.", True), ("Uh-h-h-h-h", True),
     ("Gotcha.", True), ("Oh, I see.", True), ("Thank you.", False), ("No.", False),
     ("and make sure.", False), ("Okay. Wait.", False), ("Hello?", False),
+    ("No way.", False), ("Really?", False), ("He.", False), ("Mum.", False), ("Hmm.", True),
 ])
 def test_is_backchannel(text: str, expected: bool) -> None:
     assert is_backchannel(text) is expected

@@ -147,10 +147,13 @@ def test_arbitrary_bytes_never_crash(raw: bytes) -> None:
 
 def test_a_subagent_whose_init_its_class_refuses_is_refused_at_ingest() -> None:
     bad = minimal(subagents=[{"name": "f", "class": "fallback", "init": {"fallback_map": "x"}}])
-    assert any(p.startswith("subagents.0.init:") for p in problems(bad))
+    with pytest.raises(StrategyError) as info:
+        parse_strategy(json.dumps(bad).encode())
+    assert any(p.startswith("subagents.0.init:") for p in info.value.problems)
+    assert validate_strategy(bad).subagents[0].name == "f"  # a stored one still loads
     good = minimal(subagents=[{"name": "f", "class": "fallback",
                                "init": {"fallback_map": {"email": "I'll send it."}}}])
-    assert validate_strategy(good).subagents[0].name == "f"
+    assert parse_strategy(json.dumps(good).encode()).subagents[0].name == "f"
 
 
 @pytest.mark.parametrize("field", ["goals", "closing_techniques"])
@@ -173,6 +176,8 @@ def test_a_voice_id_is_an_id_never_a_path(voice_id: str) -> None:
 
 @pytest.mark.parametrize(("raw", "message"), [
     (b"[" * 10_000 + b"]" * 10_000, "nested 10000 levels"),
+    (b'{"title": "T", "persona": {"name": "Ada"}, "x": 1e999}', "too large a number"),
+    (b'{"title": "T", "persona": {"name": "Ada"}, "x": ' + b"9" * 5000 + b"}", "digits"),
     (b'{"title": "A", "title": "B", "persona": {"name": "Ada"}}', "duplicate key 'title'"),
 ])
 def test_hostile_json_gets_a_clear_problem(raw: bytes, message: str) -> None:

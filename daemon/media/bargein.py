@@ -22,7 +22,8 @@ Speech that starts while a reply is pending (being thought of, or playing) opens
   speech and again every `peek_every_ms` while undecided. A peek holding real words, decoded
   with confidence, that are not a backchannel commits at once. Speech running past `runon_ms`
   commits too: nobody says "mhm" for that long, unless a peek surely heard exactly that
-  ("okay, okay, okay", "oh, I see" said slowly): then only past `runon_listening_ms`.
+  ("okay, okay, okay", "oh, I see" said slowly): then only past `runon_listening_ms`, a
+  second, which also bounds how late an interruption misheard as "okay" is committed.
 * A peek that reads as a backchannel ("yeah", "okay"), or the lead falling quiet before any
   words were sure, resumes the agent where it paused. That verdict is provisional: if the lead
   falls quiet and then goes on, the agent pauses again; later peeks and `runon_ms` still
@@ -103,7 +104,7 @@ class BargeInConfig:
     peek_first_ms: int = 200  # speech over the agent before the first quick transcript
     peek_every_ms: int = 120  # later peeks while still undecided
     runon_ms: int = 680  # speech this long is never a backchannel...
-    runon_listening_ms: int = 1600  # ...unless its words so far read as one ("okay, okay")
+    runon_listening_ms: int = 1000  # ...unless its words so far read as one ("okay, okay")
     yield_window_ms: int = 1500  # resuming this soon after a turn's end means it was not over
     yield_speech_ms: int = 120  # ...and this much speech then is enough to yield
     min_logprob: float = -1.3  # a peek must be at least this sure to interrupt on its own

@@ -267,6 +267,13 @@ def progress(message: str) -> None:
     Console(stderr=True).print(f"[dim]bench:[/] {message}", highlight=False)
 
 
+def one_table_markdown(result: dict[str, Any], table: Table, footer: str) -> str:
+    """A section's Markdown: when and where it was measured, its table, where it came from."""
+    parts = [f"{measured_line(result)}; {result['duration_s'] / 60:.0f} minutes.", "",
+             render_markdown_tables([table]), footer]
+    return "\n".join(parts).rstrip() + "\n"
+
+
 def write_pair(result: dict[str, Any], markdown: str, out_dir: Path, stem: str) -> tuple[Path, Path]:
     """Write `<stem>.json` (every number) and `<stem>.md` (the tables); returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -12,14 +12,13 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from agentcore.strategy import Strategy
 from daemon.config import Settings
 from daemon.live import LiveBus
 from daemon.store.calls import CallRepository
-from daemon.store.database import Database
+from daemon.store.database import Database, read_or_create_secret
 from daemon.store.dnc import DncRepository
 from daemon.store.memory import MemoryRepository
 from daemon.store.spool import TurnWriter
@@ -76,7 +75,9 @@ class Services:
             usage=UsageRepository(database.db),
             turn_writer=TurnWriter(calls, data_dir / "spool"),
             live=LiveBus(),
-            instance_id=_instance_id(data_dir / "instance.id"),
+            # a stable id for this data dir's daemon (several may share one MongoDB)
+            instance_id=read_or_create_secret(data_dir / "instance.id",
+                                              lambda: "d_" + secrets.token_hex(6)),
         )
         pending = await svc.turn_writer.replay()
         if pending:
@@ -156,16 +157,3 @@ class Services:
         if self.speech is not None:
             await self.speech.close()
         await self.database.close()
-
-
-def _instance_id(path: Path) -> str:
-    """A stable id for the daemon that owns `path`'s data dir (several may share one MongoDB)."""
-    try:
-        existing = path.read_text("utf-8").strip()
-    except FileNotFoundError:
-        existing = ""
-    if existing:
-        return existing
-    value = "d_" + secrets.token_hex(6)
-    path.write_text(value + "\n", "utf-8")
-    return value

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,8 +50,8 @@ DB_SECRET_FILE = "db.secret"
 DB_USER = "scrappy"
 
 
-def read_or_create_secret(path: Path) -> str:
-    """The embedded store's password: read from `path`, or created there (mode 0600)."""
+def read_or_create_secret(path: Path, new: Callable[[], str] = lambda: secrets.token_urlsafe(32)) -> str:
+    """The value kept in `path` (mode 0600): read it, or create it with `new()` on first use."""
     try:
         secret = path.read_text("utf-8").strip()
     except FileNotFoundError:
@@ -59,7 +60,7 @@ def read_or_create_secret(path: Path) -> str:
         if path.stat().st_mode & 0o077:
             path.chmod(0o600)
         return secret
-    secret = secrets.token_urlsafe(32)
+    secret = new()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(secret + "\n")

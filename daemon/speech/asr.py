@@ -254,8 +254,8 @@ class FasterWhisperASR(_ThreadedASR):
     The model is loaded once here and shared by all calls; `workers` concurrent utterances
     run in parallel (CTranslate2 `num_workers`), each with `cpu_threads` threads. Decoding is
     tuned for latency: greedy (beam 1), a single temperature (no re-decoding fallbacks), no
-    timestamps, no conditioning on earlier text (each utterance stands alone; speech over the
-    agent gets `LISTENER_PROMPT`) and no built-in VAD (ours already cut the utterance).
+    timestamps, no conditioning on earlier text (each utterance stands alone; `listener` adds
+    `LISTENER_PROMPT`) and no built-in VAD (ours already cut the utterance).
     """
 
     name = "faster-whisper"
@@ -378,9 +378,10 @@ LISTENER_PROMPT = "Mhm. Uh-huh. Mm-hmm. Yeah. Okay. Right. Hmm. Ha ha."
 Without it Whisper writes a lead's hum as words ("mhm" -> "and make sure.", "mm-hmm" ->
 "remember") and the agent stops for a backchannel; having "seen" listener sounds spelled
 out, it writes them as they are. Measured on the tune split of `make bench-turns`' corpus:
-backchannels recognised 16/16 instead of 7/16, no interruption read as a backchannel. Not
-used for turns said into silence: its short sentences make Whisper end early now and then
-("Hi, this is Priya. What is this about?" -> "Hi." in 1 of 60 Piper renditions, 0 without)."""
+backchannels recognised 16/16 instead of 7/16, no interruption read as a backchannel. But it
+also turns short answers into hums and drops words ("Thursday works." -> "Our state works.",
+"Hi, this is Priya. What is this about?" -> "Hi."), so a call keeps such a decode only when it
+reads as a listener sound (`daemon.calls.session.LISTENER_RECHECK_WORDS`)."""
 FULL_WINDOW_S = 30  # Whisper's training window
 MIN_WINDOW_S = 10
 QUICK_WINDOW_S = 4

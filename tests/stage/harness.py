@@ -91,21 +91,26 @@ async def _settle() -> None:
 @dataclass(frozen=True)
 class Say:
     """The lead speaks `text` from `at` for `ms` (stream ms). `partial` maps speech heard so
-    far (ms) to what a decode of only that much reads, e.g. {200: "All right."}."""
+    far (ms) to what a decode of only that much reads, e.g. {200: "All right."}. A decode of
+    the whole utterance reads `text`, or `plain` without the listener prompt and `prompted`
+    with it when Whisper would mishear it one way ("mhm" as "and make sure.")."""
 
     at: int
     ms: int
     text: str
     partial: dict[int, str] = field(default_factory=dict)
     confidence: float = 0.9
+    plain: str | None = None
+    prompted: str | None = None
 
     @property
     def end(self) -> int:
         return self.at + self.ms
 
-    def heard(self, covered_ms: int) -> str:
+    def heard(self, covered_ms: int, listener: bool = False) -> str:
         if covered_ms >= self.ms - 40:
-            return self.text
+            misheard = self.prompted if listener else self.plain
+            return self.text if misheard is None else misheard
         shown = [ms for ms in self.partial if ms <= covered_ms]
         if shown:
             return self.partial[max(shown)]
@@ -135,7 +140,7 @@ class ScriptedASR(ASRBackend):
         for say in self.script:
             covered = min(say.end, end_ms) - max(say.at, start_ms)
             if covered > 0:
-                text = say.heard(int(covered))
+                text = say.heard(int(covered), listener)
                 if text:
                     parts.append(text)
                     confidence = min(confidence, say.confidence)

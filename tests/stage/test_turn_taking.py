@@ -73,6 +73,33 @@ async def test_a_backchannel_never_clears_and_the_agent_resumes_where_it_paused(
         await call.close()
 
 
+async def test_a_hum_whisper_writes_as_words_is_still_a_backchannel() -> None:
+    """Without the listener prompt Whisper reads "mhm" as words; the call decodes such short
+    speech over the agent again with the prompt, and the hum stays a hum."""
+    onset = 1500
+    call = await _call(Say(onset, 420, "Mhm.", partial={0: "Mhm."}, plain="and make sure."))
+    try:
+        await call.run(onset + 2500)
+        assert call.clears == []
+        assert call.lead_turns() == []
+    finally:
+        await call.close()
+
+
+async def test_a_short_answer_over_the_agent_keeps_its_words() -> None:
+    """With the listener prompt Whisper may turn a short answer into hums and other words; only
+    a listener sound is taken from that decode, so the lead's own words make the turn."""
+    onset = 1500
+    call = await _call(Say(onset, 900, "Thursday works.", partial={0: "Thursday"},
+                           prompted="Our state works."))
+    try:
+        await call.run(onset + 3000)
+        assert call.clears
+        assert call.lead_turns() == ["Thursday works."]
+    finally:
+        await call.close()
+
+
 async def test_a_cough_with_no_words_resumes_the_agent() -> None:
     onset = 1500
     call = await _call(Say(onset, 260, ""))

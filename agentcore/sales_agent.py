@@ -63,6 +63,7 @@ class SalesAgent(BaseAgent):
         call_id: str | None = None,
         lead_phone: str | None = None,
         lead_name: str | None = None,
+        lead_context: dict[str, str] | None = None,
         agent_id: str = "scrappy",
         llm: LLMClient | None = None,
         memory: MemorySink | None = None,
@@ -78,6 +79,7 @@ class SalesAgent(BaseAgent):
     ) -> None:
         self.lead_phone = lead_phone
         self.lead_name = lead_name
+        self.lead_context = dict(lead_context or {})
         self.messenger = messenger
         self.call_control = call_control
         self.crm = crm
@@ -264,6 +266,7 @@ class SalesAgent(BaseAgent):
                         on_token: TokenCallback | None) -> Reply:
         assert self.llm is not None
         system = build_system_prompt(self.strategy, stage=self.stage, lead_name=self.lead_name,
+                                     lead_context=self.lead_context,
                                      ai_disclosure=self.ai_disclosure)
         messages: list[Message] = [{"role": "system", "content": system},
                                    *self.conversation.messages()]

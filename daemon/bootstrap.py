@@ -12,7 +12,7 @@ import logging
 from starlette.routing import Route, WebSocketRoute
 
 from daemon.api import app as app_module
-from daemon.api import calls, media, ops, twilio
+from daemon.api import calls, campaigns, media, ops, twilio
 from daemon.services import Services
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,12 @@ def feature_routes() -> list[Route | WebSocketRoute]:
         Route("/api/v1/calls", calls.list_calls, methods=["GET"]),
         Route("/api/v1/calls/live", calls.live_events, methods=["GET"]),
         Route("/api/v1/calls/{call_id}", calls.get_call, methods=["GET"]),
+        Route("/api/v1/campaigns", campaigns.create_campaign, methods=["POST"]),
+        Route("/api/v1/campaigns", campaigns.list_campaigns, methods=["GET"]),
+        Route("/api/v1/campaigns/{campaign_id}", campaigns.get_campaign, methods=["GET"]),
+        Route("/api/v1/campaigns/{campaign_id}/export", campaigns.export_campaign, methods=["GET"]),
+        Route("/api/v1/campaigns/{campaign_id}/{action}", campaigns.control_campaign,
+              methods=["POST"]),
         Route("/api/v1/feedback", ops.feedback, methods=["POST"]),
         Route("/api/v1/train", ops.train, methods=["POST"]),
         Route("/api/v1/memory", ops.memory_timeline, methods=["GET"]),
@@ -45,6 +51,7 @@ async def attach_features(services: Services, port: int) -> None:
     from daemon.calls.brain import BrainService
     from daemon.calls.manager import CallManager
     from daemon.calls.speech import SpeechStack
+    from daemon.campaigns.engine import CampaignEngine
     from daemon.scheduler import start_scheduler
 
     settings = services.settings
@@ -60,6 +67,11 @@ async def attach_features(services: Services, port: int) -> None:
     closed = await services.manager.reconcile(restarted=True)
     if closed:
         log.warning("closed %d call(s) left unfinished by the previous daemon run", closed)
+    services.campaigns = CampaignEngine(services)
+    open_campaigns = await services.campaign_store.open_ones()
+    if open_campaigns or not services.campaigns.embedded:  # their workflows need our workers
+        log.info("starting the campaign engine (%d open campaign(s))", len(open_campaigns))
+        services.spawn(_start_engine(services), name="campaign-engine", essential=False)
     services.scheduler = start_scheduler(services)
     app_module.EXTRA_ROUTES[:] = feature_routes()
     active = await services.strategies.active()
@@ -71,3 +83,12 @@ async def attach_features(services: Services, port: int) -> None:
                         active["_id"], str(exc)[:200])
             return
         await services.on_strategy_ingested(active["_id"], strategy)
+
+
+async def _start_engine(services: Services) -> None:
+    from daemon.campaigns.engine import EngineUnavailable
+
+    try:
+        await services.campaigns.client()
+    except EngineUnavailable as exc:  # campaigns answer 503 until it comes; calls go on
+        log.error("campaign engine unavailable: %s", exc)

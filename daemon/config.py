@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     calling_hours_start: int = Field(default=8, ge=0, le=23)
     calling_hours_end: int = Field(default=21, ge=1, le=24)
 
+    # --- campaigns ---------------------------------------------------------------------------
+    temporal_address: str | None = None  # host:port of a Temporal server; unset = embedded
+    temporal_namespace: str = "default"
+    temporal_api_key: str | None = None  # Temporal Cloud API key (implies TLS)
+    temporal_tls: bool = False
+    temporal_port: int = Field(default=0, ge=0, le=65535)  # embedded dev server; 0 = a free one
+    calls_max_concurrent: int = Field(default=10, ge=1, le=500)  # this daemon's campaign dials
+
     # --- scheduler ---------------------------------------------------------------------------
     train_loop_time: str = "02:30"
 

@@ -18,6 +18,7 @@ from agentcore.strategy import Strategy
 from daemon.config import Settings
 from daemon.live import LiveBus
 from daemon.store.calls import CallRepository
+from daemon.store.campaigns import CampaignRepository
 from daemon.store.database import Database, read_or_create_secret
 from daemon.store.dnc import DncRepository
 from daemon.store.memory import MemoryRepository
@@ -41,6 +42,7 @@ class Services:
     usage: UsageRepository
     turn_writer: TurnWriter
     live: LiveBus
+    campaign_store: CampaignRepository
     started_monotonic: float = field(default_factory=time.monotonic)
     pid: int = field(default_factory=os.getpid)
     instance_id: str = ""  # this daemon's identity (DATA_DIR/instance.id): whose calls are whose
@@ -51,6 +53,7 @@ class Services:
     telephony: Any = None
     brain: Any = None
     scheduler: Any = None
+    campaigns: Any = None  # daemon.campaigns.engine.CampaignEngine
     port: int = 0
     prewarming: set[str] = field(default_factory=set)  # strategies whose TTS cache is filling
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -75,6 +78,7 @@ class Services:
             usage=UsageRepository(database.db),
             turn_writer=TurnWriter(calls, data_dir / "spool"),
             live=LiveBus(),
+            campaign_store=CampaignRepository(database.db),
             # a stable id for this data dir's daemon (several may share one MongoDB)
             instance_id=read_or_create_secret(data_dir / "instance.id",
                                               lambda: "d_" + secrets.token_hex(6)),
@@ -106,6 +110,8 @@ class Services:
             "telephony": "twilio" if s.twilio_enabled else "simulated",
             "translation": s.translation_backend,
         }
+        if self.campaigns is not None:
+            out["campaigns"] = self.campaigns.describe()
         if self.speech is not None:
             out.update(self.speech.describe())
         if self.brain is not None:
@@ -143,6 +149,8 @@ class Services:
 
     async def close(self) -> None:
         self.live.close()
+        if self.campaigns is not None:  # its workers write to the store: stop them first
+            await self.campaigns.close()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         for task in list(self._optional):

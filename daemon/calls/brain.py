@@ -241,7 +241,8 @@ class CallBrain:
         hangup = _DeferredHangup()
         agent = brain.new_agent(
             strategy, strategy_id, call_id=call["_id"], lead_phone=call["lead_phone"],
-            lead_name=call.get("lead_name"), call_control=hangup,
+            lead_name=call.get("lead_name"), lead_context=call.get("lead_context"),
+            call_control=hangup,
             ai_disclosure=svc.settings.ai_disclosure)
         return cls(agent, strategy, hangup)
 

@@ -72,7 +72,12 @@ class CallManager:
     # --- placing calls ------------------------------------------------------------------------
     async def create(self, *, phone: str, name: str | None, strategy_id: str | None,
                      simulate: bool, scenario: str | None, force: bool,
-                     principal: dict[str, Any], external_lead: bool = False) -> dict[str, Any]:
+                     principal: dict[str, Any], external_lead: bool = False,
+                     call_id: str | None = None,
+                     extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Check the number and place (or rehearse) the call. `call_id` makes placing it
+        idempotent (a campaign's dial retried after a crash finds its call, never rings twice:
+        the store refuses a second insert); `extra` fields are stored on the call."""
         s = self.svc.settings
         if force and principal.get("role") != "admin":
             raise CallRefused(["--force needs an admin token"], status=403)
@@ -94,12 +99,13 @@ class CallManager:
             raise CallRefused(decision.problems)
         await self._check_budget(principal)
         if simulate:
-            await self._check_scenario(scenario or DEFAULT_SCENARIO)
+            await self.check_scenario(scenario or DEFAULT_SCENARIO)
         if not simulate and not s.twilio_enabled:
             raise CallRefused(["no telephony configured (set TWILIO_ACCOUNT_SID and "
                                "TWILIO_AUTH_TOKEN), or add --simulate to rehearse"], 409)
         call = await self.svc.calls.create({
-            "_id": new_call_id(),
+            **(extra or {}),
+            "_id": call_id or new_call_id(),
             "direction": "outbound",
             "status": "initiated" if simulate else "queued",
             "lead_phone": decision.e164 or phone,
@@ -133,7 +139,7 @@ class CallManager:
                                "minutes used; ask an admin to raise it"], 402)
 
     @staticmethod
-    async def _check_scenario(name: str) -> None:
+    async def check_scenario(name: str) -> None:
         """Only a bare name from the scenarios folder, read off the event loop."""
         from daemon.simulate.scenario import ScenarioError, load_named_scenario
 

@@ -165,7 +165,7 @@ def _in_range(call: Call, since: date | None, until: date | None) -> bool:
 # --- sheets -------------------------------------------------------------------------------
 
 
-def _table(ws: Worksheet, headers: list[str], rows: Iterable[list[Any]]) -> None:
+def write_table(ws: Worksheet, headers: list[str], rows: Iterable[list[Any]]) -> None:
     """Fill `ws` with a styled, frozen, filterable header row and formatted rows."""
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
@@ -197,9 +197,9 @@ def _table(ws: Worksheet, headers: list[str], rows: Iterable[list[Any]]) -> None
         ws.auto_filter.ref = ws.dimensions
 
 
-def _kv_sheet(ws: Worksheet, pairs: list[tuple[str, Any]]) -> None:
+def write_key_values(ws: Worksheet, pairs: list[tuple[str, Any]]) -> None:
     """A two-column key/value sheet (the Call sheet of a per-call workbook)."""
-    _table(ws, ["Field", "Value"], ([k, v] for k, v in pairs))
+    write_table(ws, ["Field", "Value"], ([k, v] for k, v in pairs))
 
 
 TURN_HEADERS = [
@@ -279,9 +279,9 @@ def write_call_summary(call: Call, directory: Path) -> Path:
     ws = wb.active
     assert ws is not None  # a new workbook always has one sheet
     ws.title = "Call"
-    _kv_sheet(ws, _call_pairs(call))
+    write_key_values(ws, _call_pairs(call))
     turns = sorted(call.get("turns") or [], key=lambda t: t.get("index") or 0)
-    _table(wb.create_sheet("Transcript"), TURN_HEADERS, (_turn_row(t) for t in turns))
+    write_table(wb.create_sheet("Transcript"), TURN_HEADERS, (_turn_row(t) for t in turns))
     return _save(wb, directory / summary_file_name(call))
 
 
@@ -337,7 +337,7 @@ def _summary_sheet(ws: Worksheet, days: list[DaySummary]) -> None:
         + [d.outcomes.get(o, 0) for o in outcomes]
         for d in days
     )
-    _table(ws, headers, rows)
+    write_table(ws, headers, rows)
     if not days:
         return
     last = len(days) + 1
@@ -377,13 +377,13 @@ def write_export(
     ws = wb.active
     assert ws is not None  # a new workbook always has one sheet
     ws.title = "Calls"
-    _table(ws, CALL_HEADERS, (_call_row(c) for c in chosen))
+    write_table(ws, CALL_HEADERS, (_call_row(c) for c in chosen))
     turn_rows = (
         [c.get("id"), *_turn_row(t)]
         for c in chosen
         for t in sorted(c.get("turns") or [], key=lambda t: t.get("index") or 0)
     )
-    _table(wb.create_sheet("Turns"), ["Call id", *TURN_HEADERS], turn_rows)
+    write_table(wb.create_sheet("Turns"), ["Call id", *TURN_HEADERS], turn_rows)
     _summary_sheet(wb.create_sheet("Summary"), summarise(chosen))
     return _save(wb, out)
 

@@ -43,6 +43,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "tokens": [IndexModel([("hash", ASCENDING)], unique=True)],
     "status_events": [IndexModel([("key", ASCENDING)], unique=True)],
+    "campaigns": [IndexModel([("created_at", DESCENDING)]), IndexModel([("status", ASCENDING)])],
+    "campaign_leads": [IndexModel([("campaign_id", ASCENDING), ("index", ASCENDING)])],
 }
 
 

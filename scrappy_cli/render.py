@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -60,3 +62,30 @@ def latency_cell(latency: dict[str, Any] | None) -> str:
     if not latency or latency.get("total") is None:
         return ""
     return f"{latency['total']:.0f} ms"
+
+
+def campaign_progress(fetch: Callable[[], dict[str, Any]], finished: set[str], *,
+                      poll_s: float, sleep: Callable[[float], None]) -> dict[str, Any]:
+    """Redraw a campaign's progress bar and counts until its status is in `finished`."""
+    from rich.live import Live
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("{task.fields[counts]}"), console=console)
+    data = fetch()
+    task = bar.add_task(data["status"], total=data["progress"]["leads"], counts="")
+    started = time.monotonic()
+    with Live(bar, console=console, refresh_per_second=4, transient=False):
+        while True:
+            p = data["progress"]
+            done = p["finished"]
+            rate = done / max(time.monotonic() - started, 1e-6)
+            eta = f", eta {int(p['remaining'] / rate)}s" if rate > 0 and p["remaining"] else ""
+            counts = (f"dialled {p['dialled']} · calling {p['calling']} · waiting {p['waiting']}"
+                      f" · skipped {p['skipped']} · "
+                      + " · ".join(f"{k} {v}" for k, v in p["outcomes"].items()) + eta)
+            bar.update(task, completed=done, description=data["status"], counts=counts)
+            if data["status"] in finished:
+                return data
+            sleep(poll_s)
+            data = fetch()

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from daemon.api.common import JSON, int_param, read_json_object, services
 from daemon.auth import error, requires
 from daemon.campaigns.leads import MAX_LEADS, validate_lead
-from daemon.campaigns.pacing import CampaignRules, plan_attempt, rules_from
+from daemon.campaigns.pacing import CampaignRules, plan_attempt, rules_from, window_problem
 from daemon.store.campaigns import OPEN_STATUSES, CampaignRepository
 
 MAX_BODY = 8 * 1024 * 1024  # 10,000 leads with a few context columns
@@ -53,6 +53,9 @@ async def _validated(request: Request, body: dict[str, Any]) -> tuple[dict[str, 
         problems.append(f"concurrency: must be a whole number from 1 to {MAX_CONCURRENCY}")
     rules, bad = rules_from(body)
     problems += bad
+    never = window_problem(rules, svc.settings) if rules is not None else None
+    if never:
+        problems.append(never)
     strategy_id = body.get("strategy_id") if isinstance(body.get("strategy_id"), str) else None
     strategy = (await svc.strategies.get(strategy_id) if strategy_id
                 else await svc.strategies.active())

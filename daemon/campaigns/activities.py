@@ -68,7 +68,7 @@ class CampaignActivities:
                 "state": "waiting", "next_at": plan.at, "last_decision": decision})
             return PlanResult("wait", max(1.0, (plan.at - now).total_seconds()))
         await self._repo.update_lead(campaign_id, index, {
-            "state": "calling", "next_at": None, "last_decision": decision,
+            "state": "queued", "next_at": None, "last_decision": decision,
             "would_call_at": plan.at})
         return PlanResult("dial")
 
@@ -80,10 +80,13 @@ class CampaignActivities:
             return DialResult(True)
         rules = rules_from_document(campaign["rules"])
         call_id = attempt_call_id(campaign_id, index, attempt)
+        await self._repo.update_lead(campaign_id, index, {"state": "calling"})
         call = await self.svc.calls.get(call_id)
         if call is None:
-            call = await self._place(campaign, lead, call_id, attempt)
-            if call is None:  # refused: recorded by _place
+            call, refusal = await self._place(campaign, lead, call_id, attempt)
+            if refusal == "policy":  # e.g. put on the do-not-call list since it was planned
+                return DialResult(True)
+            if call is None:
                 return await self._after(campaign_id, lead, attempt, rules, "failed", None)
         while call is not None and call.get("status") not in FINAL_STATUSES:
             activity.heartbeat(call_id)
@@ -94,7 +97,9 @@ class CampaignActivities:
                                  (call or {}).get("outcome_detail"))
 
     async def _place(self, campaign: dict[str, Any], lead: dict[str, Any], call_id: str,
-                     attempt: int) -> dict[str, Any] | None:
+                     attempt: int) -> tuple[dict[str, Any] | None, str | None]:
+        """The placed call, or None and why not: "policy" (the dialing policy refused the
+        number: the lead is skipped) or "refused" (budget, strategy, telephony: retried)."""
         from daemon.calls.manager import CallRefused
 
         campaign_id, index = campaign["_id"], lead["index"]
@@ -103,37 +108,46 @@ class CampaignActivities:
                   "would_call_at": lead.get("would_call_at"), "outcome": None}
         await self._repo.record_attempt(campaign_id, index, record)
         try:
-            return await self.svc.manager.create(
+            call = await self.svc.manager.create(
                 phone=lead["phone"], name=lead.get("name"), strategy_id=campaign["strategy_id"],
                 simulate=bool(campaign["rules"].get("simulate")), scenario=campaign.get("scenario"),
                 force=False, principal={"name": campaign.get("created_by"), "role": "user"},
                 call_id=call_id,
                 extra={"campaign_id": campaign_id, "campaign_lead": index,
                        "campaign_attempt": attempt, "lead_context": lead.get("context") or {}})
+            return call, None
         except DuplicateKeyError:  # placed by an earlier run of this very dial
-            return await self.svc.calls.get(call_id)
+            return await self.svc.calls.get(call_id), None
         except CallRefused as exc:
+            why = "; ".join(exc.problems)
             await self._repo.record_attempt(campaign_id, index, {
-                "n": attempt, "call_id": None, "outcome": "refused",
-                "detail": "; ".join(exc.problems)})
-            log.warning("campaign %s lead %d: call refused: %s", campaign_id, index, exc.problems)
-            return None
+                "n": attempt, "call_id": None, "outcome": "refused", "detail": why})
+            log.warning("campaign %s lead %d: call refused: %s", campaign_id, index, why)
+            if exc.status == 422:
+                await self._repo.update_lead(campaign_id, index, {
+                    "state": "skipped", "skip_reason": why, "skip_kind": "refused",
+                    "next_at": None})
+                return None, "policy"
+            return None, "refused"
 
     async def _after(self, campaign_id: str, lead: dict[str, Any], attempt: int, rules: Any,
                      outcome: str, detail: Any) -> DialResult:
         now = datetime.now(UTC)
         zones = lead_zones(lead["phone"], lead.get("timezone"))
         step = next_step(outcome, detail, rules, attempt, now, zones[0] if zones else None)
+        again_at = now + timedelta(seconds=step.after_s)
+        reason = step.reason
+        if not step.done and rules.simulate:  # a rehearsal records the wait, never waits
+            reason += f"; a real campaign would call again at {again_at:%Y-%m-%d %H:%M} UTC"
         await self._repo.record_attempt(campaign_id, lead["index"], {
-            "n": attempt, "outcome": outcome, "detail": detail, "next": step.reason,
-            "ended_at": now})
+            "n": attempt, "outcome": outcome, "detail": detail, "next": reason, "ended_at": now})
         fields: dict[str, Any] = {"outcome": outcome}
         if step.done:
             fields.update(state="done", next_at=None)
         else:
-            fields.update(state="waiting", next_at=now + timedelta(seconds=step.after_s))
+            fields.update(state="waiting", next_at=now if rules.simulate else again_at)
         await self._repo.update_lead(campaign_id, lead["index"], fields)
-        return DialResult(step.done, step.after_s)
+        return DialResult(step.done, 0.0 if rules.simulate else step.after_s)
 
     @activity.defn(name=RECORD_STATUS)
     async def record_status(self, campaign_id: str, status: str) -> None:

@@ -163,8 +163,9 @@ def normalise_lead_phone(text: str, region: str | None = None) -> str:
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        hint = "" if text.strip().startswith("+") or region else \
-            " (write it as +<country code><number>, or pass --region)"
+        national = any(c.isdigit() for c in text) and not text.strip().startswith("+")
+        hint = " (write it as +<country code><number>, or pass --region)" \
+            if national and not region else ""
         raise ValueError(f"{text!r} is not a phone number{hint}") from None
     if not phonenumbers.is_possible_number(number):
         raise ValueError(f"{text!r} has the wrong number of digits for its country")

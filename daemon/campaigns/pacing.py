@@ -151,9 +151,7 @@ def plan_attempt(lead: dict[str, object], rules: CampaignRules, now: datetime,
     if not zones:
         return Plan("skip", f"cannot tell the local time of {phone}; add a timezone column",
                     kind="no_timezone")
-    start = max(rules.window_start, time(dialing.calling_hours_start))
-    end = min(rules.window_end, time(23, 59, 59) if dialing.calling_hours_end >= 24
-              else time(dialing.calling_hours_end))
+    start, end = effective_window(rules, dialing)
     opens = next_open(zones, start, end, rules.days, now, attempts, rules.daily_cap)
     if opens is None:
         return Plan("skip", f"the calling window ({start:%H:%M}-{end:%H:%M} on "
@@ -167,6 +165,26 @@ def plan_attempt(lead: dict[str, object], rules: CampaignRules, now: datetime,
     if rules.simulate:
         return Plan("dial", "rehearsal: " + why + " (not waited for)", at=opens)
     return Plan("wait", why, at=opens)
+
+
+def effective_window(rules: CampaignRules, dialing: DialingSettings) -> tuple[time, time]:
+    """The campaign's window inside the daemon's CALLING_HOURS (empty when start >= end)."""
+    start = max(rules.window_start, time(dialing.calling_hours_start))
+    end = min(rules.window_end, time(23, 59, 59) if dialing.calling_hours_end >= 24
+              else time(dialing.calling_hours_end))
+    return start, end
+
+
+def window_problem(rules: CampaignRules, dialing: DialingSettings) -> str | None:
+    """Why the window can never open, checked at create time (None when it can)."""
+    start, end = effective_window(rules, dialing)
+    if start >= end:
+        return (f"window: {rules.window_start:%H:%M}-{rules.window_end:%H:%M} never opens inside "
+                f"the daemon's calling hours ({dialing.calling_hours_start:02d}:00-"
+                f"{dialing.calling_hours_end:02d}:00, CALLING_HOURS_START/END)")
+    if not rules.days:
+        return "days: no calling days"
+    return None
 
 
 def _zone_names(zones: list[ZoneInfo]) -> str:

@@ -33,7 +33,7 @@ DIAL_QUEUE = "scrappy-dial"  # dials: each daemon takes as many as it has call s
 PLAN = "campaign_plan"
 DIAL = "campaign_dial"
 RECORD_STATUS = "campaign_record_status"
-DIAL_HEARTBEAT = timedelta(seconds=30)  # a daemon that died mid-call is noticed this late
+DIAL_HEARTBEAT = timedelta(seconds=15)  # a daemon that died mid-call is noticed this late
 MAX_CALL = timedelta(hours=2)
 LOOKAHEAD = 10  # leads planned ahead of the dial slots (a skip needs no slot)
 REPLAN_AFTER_S = 60.0  # a plan older than this is checked again before dialling
@@ -88,7 +88,7 @@ class CampaignWorkflow:
     @workflow.run
     async def run(self, spec: CampaignInput) -> str:
         self._leads = spec.leads
-        self._paused = spec.paused
+        self._paused = self._paused or spec.paused  # a signal may come before run() starts
         wait = spec.start_at - workflow.now().timestamp()
         if wait > 0:
             await self._sleep(wait)
@@ -114,7 +114,7 @@ class CampaignWorkflow:
                 task = asyncio.create_task(self._attempt(spec.campaign_id, index, spec.concurrency))
                 attempts.add(task)
                 task.add_done_callback(attempts.discard)
-            await self._wait_for_change(now)
+            await self._wait_for_change(now, recorded)
         if attempts:  # cancelled: calls already ringing finish and are recorded
             await asyncio.wait(attempts)
         final = "cancelled" if self._cancelled else "completed"
@@ -128,16 +128,19 @@ class CampaignWorkflow:
             if not await self._planned_dial(campaign_id, index):
                 return
             planned = workflow.now().timestamp()
-            await workflow.wait_condition(
-                lambda: self._cancelled or (not self._paused and self._dialling < concurrency))
-            if self._cancelled:
-                return
-            if workflow.now().timestamp() - planned > REPLAN_AFTER_S and \
-                    not await self._planned_dial(campaign_id, index):
-                return
-            lead.attempts += 1
-            self._dialling += 1
+            while True:  # every waiter wakes when a slot frees: the first to look takes it
+                await workflow.wait_condition(
+                    lambda: self._cancelled or (not self._paused and self._dialling < concurrency))
+                if self._cancelled:
+                    return
+                if not self._paused and self._dialling < concurrency:
+                    break
+            self._dialling += 1  # taken before any await, so no other waiter takes it too
             try:
+                if workflow.now().timestamp() - planned > REPLAN_AFTER_S and \
+                        not await self._planned_dial(campaign_id, index):
+                    return
+                lead.attempts += 1
                 result = await workflow.execute_activity(
                     DIAL, args=[campaign_id, index, lead.attempts], result_type=DialResult,
                     task_queue=DIAL_QUEUE, start_to_close_timeout=MAX_CALL,
@@ -168,9 +171,10 @@ class CampaignWorkflow:
             lead.next_at = workflow.now().timestamp() + plan.wait_s
         return plan.action == "dial"
 
-    async def _wait_for_change(self, now: float) -> None:
-        """Until a signal, a finished attempt, or the next lead's time comes."""
-        in_flight, paused = self._in_flight, self._paused
+    async def _wait_for_change(self, now: float, paused: bool) -> None:
+        """Until a signal, a finished attempt, or the next lead's time comes (`paused`: the
+        state the store was last told, so a pause that came meanwhile is seen at once)."""
+        in_flight = self._in_flight
         pending = [lead.next_at for lead in self._leads if not lead.done and lead.next_at > now]
         timeout = max(1.0, min(pending) - now) if pending else None
         try:

@@ -162,6 +162,7 @@ class CallRepository:
             "tts_chars": call.get("tts_chars", 0),
             "asr_seconds": call.get("asr_seconds", 0.0),
             "workbook": call.get("workbook"),
+            "campaign_id": call.get("campaign_id"),
         }
         if turns is not None:  # the detailed view
             out["turns"] = [turn_to_api(t) for t in turns]

@@ -3,8 +3,9 @@
 A campaign is one document in `campaigns` (name, strategy, rules, status); each lead is one
 document in `campaign_leads` keyed `<campaign id>:<index>`, so recording an attempt touches one
 small document however long the list. A lead's `state` is `pending` (not tried yet), `waiting`
-(its calling window or retry time is ahead: `next_at`), `calling`, `done` (with `outcome`) or
-`skipped` (with `skip_reason`). Each attempt records why it was placed, its call and outcome.
+(its calling window or retry time is ahead: `next_at`), `queued` (cleared to call, waiting for a
+dial slot), `calling`, `done` (with `outcome`) or `skipped` (with `skip_reason`). Each attempt
+records why it was placed, its call and outcome.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-STATUSES = ("scheduled", "running", "paused", "completed", "cancelled")
 OPEN_STATUSES = ("scheduled", "running", "paused")
-LEAD_STATES = ("pending", "waiting", "calling", "done", "skipped")
 
 
 def _iso(value: Any) -> Any:
@@ -66,7 +65,8 @@ class CampaignRepository:
             fields["ended_at"] = now
             if status == "cancelled":  # leads never reached say so
                 await self._leads.update_many(
-                    {"campaign_id": campaign_id, "state": {"$in": ["pending", "waiting"]}},
+                    {"campaign_id": campaign_id,
+                     "state": {"$in": ["pending", "waiting", "queued"]}},
                     {"$set": {"state": "skipped", "skip_reason": "campaign cancelled",
                               "next_at": None}})
         await self._campaigns.update_one({"_id": campaign_id}, {"$set": fields})
@@ -142,7 +142,8 @@ class CampaignRepository:
             "progress": {
                 "leads": total, "finished": finished, "remaining": total - finished,
                 "dialled": counts.get("dialled", 0), "calling": counts.get("calling", 0),
-                "waiting": counts.get("waiting", 0), "skipped": counts.get("skipped", 0),
+                "waiting": counts.get("waiting", 0), "queued": counts.get("queued", 0),
+                "skipped": counts.get("skipped", 0),
                 "outcomes": {k.removeprefix("outcome:"): v for k, v in sorted(counts.items())
                              if k.startswith("outcome:")},
             },

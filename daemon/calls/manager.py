@@ -326,22 +326,29 @@ class CallManager:
                         or expires > now - timedelta(seconds=STREAM_TOKEN_TTL_S):
                     continue
                 reason, detail = "stream_never_connected", "the call's media stream never connected"
-            await self._hang_up_orphan(call)
-            connected = call.get("connected_at")
-            last = await self.svc.calls.last_turn_at(call_id) or connected
-            duration = max(0.0, (last - connected).total_seconds()) if connected and last else 0.0
-            fields: dict[str, Any] = {"status": "failed", "ended_at": last or now,
-                                      "end_reason": reason, "outcome": call.get("outcome") or "interrupted",
-                                      "outcome_detail": call.get("outcome_detail") or detail}
-            if call.get("duration_seconds") is None:
-                fields["duration_seconds"] = round(duration, 1)
-            if not await self.svc.calls.close_if_open(call_id, fields):
-                continue  # a Twilio callback or the lead runner closed it meanwhile
-            log.warning("call %s (%s) closed as failed: %s", call_id, call.get("status"), detail)
-            self.svc.live.unregister(call_id, outcome=fields["outcome"], status="failed")
-            self._after_call(EndedCall({**call, **fields}, duration))
-            closed += 1
+            closed += await self.close_orphan(call, reason, detail)
         return closed
+
+    async def close_orphan(self, call: dict[str, Any], reason: str, detail: str) -> bool:
+        """Hang up (a real call) and close as `failed`/`interrupted` a call no session runs:
+        billed up to its last turn, with its workbook and `call_ended` event like any call.
+        False when something else closed it first (a Twilio callback, the lead runner)."""
+        call_id = call["_id"]
+        await self._hang_up_orphan(call)
+        connected = call.get("connected_at")
+        last = await self.svc.calls.last_turn_at(call_id) or connected
+        duration = max(0.0, (last - connected).total_seconds()) if connected and last else 0.0
+        fields: dict[str, Any] = {"status": "failed", "ended_at": last or datetime.now(UTC),
+                                  "end_reason": reason, "outcome": call.get("outcome") or "interrupted",
+                                  "outcome_detail": call.get("outcome_detail") or detail}
+        if call.get("duration_seconds") is None:
+            fields["duration_seconds"] = round(duration, 1)
+        if not await self.svc.calls.close_if_open(call_id, fields):
+            return False
+        log.warning("call %s (%s) closed as failed: %s", call_id, call.get("status"), detail)
+        self.svc.live.unregister(call_id, outcome=fields["outcome"], status="failed")
+        self._after_call(EndedCall({**call, **fields}, duration))
+        return True
 
     async def _hang_up_orphan(self, call: dict[str, Any]) -> None:
         sid, telephony = call.get("call_sid"), self.svc.telephony

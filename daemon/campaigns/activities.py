@@ -88,6 +88,14 @@ class CampaignActivities:
                 return DialResult(True)
             if call is None:
                 return await self._after(campaign_id, lead, attempt, rules, "failed", None)
+        elif activity.info().attempt > 1 and call.get("status") not in FINAL_STATUSES \
+                and call_id not in self.svc.manager.active:
+            # Temporal gave this dial to us because the daemon running it stopped heartbeating:
+            # that daemon is gone, and so is the call's session (a restarted daemon on the
+            # same data has closed it already)
+            await self.svc.manager.close_orphan(call, "daemon_lost",
+                                                "the daemon running the call stopped")
+            call = await self.svc.calls.get(call_id)
         while call is not None and call.get("status") not in FINAL_STATUSES:
             activity.heartbeat(call_id)
             await asyncio.sleep(POLL_S)

@@ -163,6 +163,7 @@ class CallRepository:
             "asr_seconds": call.get("asr_seconds", 0.0),
             "workbook": call.get("workbook"),
             "campaign_id": call.get("campaign_id"),
+            "daemon": call.get("owner"),  # the instance id of the daemon that ran it
         }
         if turns is not None:  # the detailed view
             out["turns"] = [turn_to_api(t) for t in turns]

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PRISM  := .cache/prism/node_modules/.bin/prism
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest bench bench-ablations bench-profile bench-turns bench-faults prism clean
+.PHONY: install demo test lint typecheck pytest bench bench-ablations bench-profile bench-turns bench-faults bench-campaign prism clean
 
 install: $(STAMP)
 
@@ -57,6 +57,10 @@ bench-turns: install
 # A crash mid-call, a 30 s store outage mid-call, hostile input during a call (about 5 minutes).
 bench-faults: install
 	$(BIN)/python -m benchmarks --faults --update-readme
+
+# Campaign throughput on Temporal: one daemon, then two sharing a server and a store (~6 min).
+bench-campaign: install
+	$(BIN)/python -m benchmarks --campaign --update-readme
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .mypy_cache .ruff_cache

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from benchmarks import ablations, faults, turns
+from benchmarks import ablations, campaign, faults, turns
 from benchmarks import profile as cpu_profile
 from benchmarks.capacity import CapacityLimits
 from benchmarks.report import (
@@ -74,7 +74,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="where latest.json / latest.md go")
     p.add_argument("--update-readme", action="store_true",
                    help="replace README.md's <!-- bench:start --> ... <!-- bench:end --> block "
-                        "(with --ablations, --profile, --turns or --faults, that section's own block)")
+                        "(with --ablations, --profile, --turns, --faults or --campaign, that section's "
+                        "own block)")
     p.add_argument("--ablations", action="store_true",
                    help="measure what each optimisation buys: single calls (default "
                         f"{ABLATION_CALLS}) with one optimisation switched off at a time, plus "
@@ -84,6 +85,9 @@ def parser() -> argparse.ArgumentParser:
                    help="sample the daemon with py-spy during one capacity level (default "
                         f"{cpu_profile.DEFAULT_LEVEL} calls): where its CPU goes, by area and by "
                         "function; writes profile.json / profile.md / profile.collapsed.txt")
+    p.add_argument("--campaign", action="store_true",
+                   help="campaign throughput: one daemon, then two sharing a Temporal server and "
+                        "a store; writes campaign.json / campaign.md (about 6 minutes)")
     p.add_argument("--faults", action="store_true",
                    help="crash mid-call and restart, store outage mid-call, hostile input during a "
                         "call; writes faults.json / faults.md (about 5 minutes)")
@@ -139,6 +143,8 @@ async def _run_stoppable(opts: BenchOptions, args: argparse.Namespace) -> dict[s
             return await turns.run_turns(turn_options(args), progress)
         if args.faults:
             return await faults.run_faults(progress, outage_s=args.outage_s)
+        if args.campaign:
+            return await campaign.run_campaign(progress)
         if args.ablations:
             return await ablations.run_ablations(opts, progress=progress)
         if args.profile:
@@ -155,8 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run, print, write; returns the exit status (see the module docstring)."""
     p = parser()
     args = p.parse_args(argv)
-    if args.ablations + args.profile + args.turns + args.faults > 1:
-        p.error("choose one of --ablations, --profile, --turns and --faults")
+    if args.ablations + args.profile + args.turns + args.faults + args.campaign > 1:
+        p.error("choose one of --ablations, --profile, --turns, --faults and --campaign")
     if args.turns:
         try:
             turn_options(args)
@@ -171,9 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the harness broke: say so, keep the last good results
         progress(f"benchmark failed: {type(exc).__name__}: {exc}")
         return 1
-    if args.ablations or args.profile or args.turns or args.faults:
+    if args.ablations or args.profile or args.turns or args.faults or args.campaign:
         kind = (ablations if args.ablations else cpu_profile if args.profile
-                else turns if args.turns else faults)
+                else turns if args.turns else faults if args.faults else campaign)
         return _finish_extra(kind, result, args.out, args.update_readme)
     print_tables(result)
     json_path, md_path = write_results(result, args.out)

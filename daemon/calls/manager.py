@@ -51,6 +51,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+SHUTDOWN_REASON = "daemon shutting down"  # a call's end_reason when the daemon stopped it
+
+
 def new_call_id() -> str:
     return "call_" + secrets.token_hex(6)
 
@@ -68,6 +71,7 @@ class CallManager:
         self._leads: set[asyncio.Task[Any]] = set()
         self._idle = asyncio.Event()  # set whenever no call is active
         self._idle.set()
+        self._stopping = False
 
     # --- placing calls ------------------------------------------------------------------------
     async def create(self, *, phone: str, name: str | None, strategy_id: str | None,
@@ -268,7 +272,7 @@ class CallManager:
             "outcome": outcome,
             "outcome_detail": detail,
             "stage": ctx.agent.stage_name(),
-            "end_reason": reason,
+            "end_reason": SHUTDOWN_REASON if self._stopping else reason,
             "protocol_errors": protocol_errors,
             "tokens_used": ctx.tokens_used,
             "tts_chars": session.player.tts_chars,
@@ -369,9 +373,11 @@ class CallManager:
         self.svc.spawn(after_call(self.svc, ended), name=f"after-{ended.call_id}")
 
     async def shutdown(self) -> None:
-        """Daemon stopping: end every live call so its turns are stored and its socket closed."""
+        """Daemon stopping: end every live call so its turns are stored and its socket closed
+        (recorded with `end_reason` SHUTDOWN_REASON: a campaign tries such a lead again)."""
+        self._stopping = True
         for active in list(self.active.values()):
-            await active.session.end("daemon shutting down")
+            await active.session.end(SHUTDOWN_REASON)
         for task in list(self._leads):
             task.cancel()
         with contextlib.suppress(TimeoutError):

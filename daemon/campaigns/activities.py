@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pymongo.errors import DuplicateKeyError
 from temporalio import activity
 
+from daemon.calls.manager import SHUTDOWN_REASON, CallRefused
 from daemon.campaigns.pacing import lead_zones, next_step, plan_attempt, rules_from_document
 from daemon.campaigns.workflow import DIAL, PLAN, RECORD_STATUS, DialResult, PlanResult
 from daemon.store.calls import FINAL_STATUSES
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 POLL_S = 1.0
+UNDECIDED = frozenset({"no_decision", "no_response"})
 
 
 def attempt_call_id(campaign_id: str, index: int, attempt: int) -> str:
@@ -101,6 +103,8 @@ class CampaignActivities:
             await asyncio.sleep(POLL_S)
             call = await self.svc.calls.get(call_id)
         outcome = (call or {}).get("outcome") or (call or {}).get("status") or "failed"
+        if (call or {}).get("end_reason") == SHUTDOWN_REASON and outcome in UNDECIDED:
+            outcome = "interrupted"  # our stop cut the call, not the lead: try them again
         return await self._after(campaign_id, lead, attempt, rules, outcome,
                                  (call or {}).get("outcome_detail"))
 
@@ -108,8 +112,6 @@ class CampaignActivities:
                      attempt: int) -> tuple[dict[str, Any] | None, str | None]:
         """The placed call, or None and why not: "policy" (the dialing policy refused the
         number: the lead is skipped) or "refused" (budget, strategy, telephony: retried)."""
-        from daemon.calls.manager import CallRefused
-
         campaign_id, index = campaign["_id"], lead["index"]
         reason = (lead.get("last_decision") or {}).get("reason", "")
         record = {"n": attempt, "at": datetime.now(UTC), "call_id": call_id, "reason": reason,

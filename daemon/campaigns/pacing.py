@@ -36,6 +36,7 @@ from daemon.calls.dialing import DialingSettings, check_number
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LOOKAHEAD_DAYS = 8
+INTERRUPTED_RETRY_S = 60
 
 DONE_OUTCOMES = frozenset({"demo_booked", "do_not_call", "not_interested", "no_decision"})
 RETRY_OUTCOMES = frozenset({"no-answer", "no_answer", "busy", "voicemail", "no_response",
@@ -236,6 +237,9 @@ def next_step(outcome: str | None, detail: object, rules: CampaignRules, attempt
             return Step(False, f"callback asked for: {when}", (at - now).total_seconds())
         return Step(False, f"callback asked for{f': {when}' if when else ''} (time not "
                     "understood; retrying after the retry delay)", rules.retry_after_s)
+    if outcome == "interrupted":  # cut on our side (a crash, a restart), not by the lead
+        return Step(False, "the call was cut on our side; calling again",
+                    min(INTERRUPTED_RETRY_S, rules.retry_after_s))
     if outcome in RETRY_OUTCOMES:
         return Step(False, outcome, rules.retry_after_s)
     return Step(True, outcome)

@@ -102,13 +102,15 @@ def test_rules_from_a_body_name_every_bad_field() -> None:
 @pytest.mark.parametrize(("outcome", "done"), [
     ("demo_booked", True), ("not_interested", True), ("do_not_call", True), ("no_decision", True),
     ("no-answer", False), ("busy", False), ("voicemail", False), ("no_response", False),
-    ("interrupted", False), (None, False),
+    (None, False),
 ])
 def test_what_an_outcome_means_for_the_next_attempt(outcome: str | None, done: bool) -> None:
     step = next_step(outcome, None, CampaignRules(retry_after_s=3600), 1, MONDAY_NOON_LA, LA)
     assert step.done is done
     if not done:
         assert step.after_s == 3600
+    cut = next_step("interrupted", None, CampaignRules(retry_after_s=3600), 1, MONDAY_NOON_LA, LA)
+    assert (cut.done, cut.after_s) == (False, 60)  # cut on our side: call again soon
     assert next_step("busy", None, CampaignRules(max_attempts=2), 2, MONDAY_NOON_LA, LA).done
 
 

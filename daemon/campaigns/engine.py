@@ -75,8 +75,28 @@ class DevServer:
         self.address = f"127.0.0.1:{self.port}"
         self.pid_file = data_dir / "temporal.pid"
         self._proc: asyncio.subprocess.Process | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self.restarts = 0
 
     async def start(self) -> None:
+        await self._spawn()
+        self._watch = asyncio.create_task(self._supervise(), name="temporal-dev-server")
+
+    async def _supervise(self) -> None:
+        """Start the server again (same port, same database) if it dies under a running daemon:
+        clients and workers reconnect, and workflows carry on from their history."""
+        while self._proc is not None:
+            code = await self._proc.wait()
+            if self._proc is None:  # stop() ran
+                return
+            self.restarts += 1
+            log.error("the embedded Temporal dev server exited (%s); starting it again", code)
+            await asyncio.sleep(min(30, 2 ** min(self.restarts, 5)))
+            if self._proc is None:
+                return
+            await self._spawn()
+
+    async def _spawn(self) -> None:
         self._stop_stale()
         log_file = (self.data_dir / "temporal.log").open("ab")
         try:
@@ -115,6 +135,8 @@ class DevServer:
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
+        if self._watch is not None:
+            self._watch.cancel()
         if proc is None or proc.returncode is not None:
             return
         proc.terminate()

@@ -1,7 +1,7 @@
 """`OpsApp`: the operators' console. It owns the widgets and decides what news changes.
 
 Layout: a banner line, then two views, "live" (calls table, transcript, latency) and "ops"
-(usage, feedback timeline, exports), then the footer of key bindings. Under 120 columns one
+(usage, campaigns, feedback timeline, exports), then the footer of key bindings. Under 120 columns one
 view shows at a time and `v` toggles; wider, both show side by side and `v` gives the other
 one the larger share. Everything the app knows comes from messages posted by `DaemonLink`;
 the clock and the sleep are injectable so a recorded session renders the same every time.
@@ -25,6 +25,7 @@ from textual.widgets import Footer
 from scrappy_cli.ops import messages as m
 from scrappy_cli.ops.call_modal import DEFAULT_PHONE, CallDraft, SimulatedCallModal
 from scrappy_cli.ops.calls_table import CallsTable
+from scrappy_cli.ops.campaigns_panel import CampaignsPanel
 from scrappy_cli.ops.connection_banner import ConnectionBanner
 from scrappy_cli.ops.exports_list import ExportsList
 from scrappy_cli.ops.feed import Feed
@@ -38,7 +39,8 @@ from scrappy_cli.ops.usage_panel import UsagePanel
 
 W = TypeVar("W", bound=Widget)
 
-DAEMON_ACTIONS = {"feedback", "train", "new_call", "export"}
+DAEMON_ACTIONS = {"feedback", "train", "new_call", "export", "toggle_campaign"}
+CAMPAIGN_REFRESH_TICKS = 5  # while a campaign runs, its progress is read every 5 ticks
 ADMIN_ACTIONS = {"train", "export"}
 
 
@@ -53,6 +55,7 @@ class OpsApp(App[None]):
         Binding("t", "train", "Train now"),
         Binding("n", "new_call", "Sim call"),
         Binding("x", "export", "Export"),
+        Binding("p", "toggle_campaign", "Campaign"),
         Binding("v", "toggle_view", "Views"),
         Binding("q", "quit", "Quit"),
     ]
@@ -76,6 +79,7 @@ class OpsApp(App[None]):
         self._tick_seconds = tick_seconds
         self._follow_next: str | None = None  # a call we placed: select it when it goes live
         self._today: dict[str, Any] = {}
+        self._ticks = 0
         self._main: Screen[Any]  # the screen the console's widgets live on (set at mount)
 
     # --- layout -----------------------------------------------------------------------------
@@ -88,6 +92,7 @@ class OpsApp(App[None]):
                 yield LatencyPanel(id="latency")
             with Vertical(id="ops-view"):
                 yield UsagePanel(id="usage")
+                yield CampaignsPanel(id="campaigns")
                 yield FeedbackTimeline(self.tz, id="timeline")
                 yield ExportsList(self.tz, id="exports")
         yield Footer(compact=True)
@@ -113,6 +118,11 @@ class OpsApp(App[None]):
         banner.tick(now)
         if self.book.live_count():
             self._show_calls()
+        self._ticks += 1
+        panel = self._find("#campaigns", CampaignsPanel)
+        if self.connected and panel is not None and panel.target is not None \
+                and self._ticks % CAMPAIGN_REFRESH_TICKS == 0:
+            self._load("campaigns")
 
     # --- the link ---------------------------------------------------------------------------
     @on(m.Connecting)
@@ -137,7 +147,7 @@ class OpsApp(App[None]):
     def _snapshot(self, message: m.LiveSnapshot) -> None:
         self.book.apply_snapshot(message.calls, self.clock())
         self._show_calls()
-        for what in ("recent", "timeline", "usage") + (("exports",) if self.admin else ()):
+        for what in ("recent", "timeline", "usage", "campaigns") + (("exports",) if self.admin else ()):
             self._load(what)
         if not self.admin:
             self._main.query_one("#exports", ExportsList).show([], admin=False)
@@ -168,7 +178,7 @@ class OpsApp(App[None]):
         call_id = str(message.call["call_id"])
         if call_id == self.selected:
             self._load("call", call_id)  # the stored transcript is the final word
-        for what in ("recent", "usage", "timeline"):
+        for what in ("recent", "usage", "timeline", "campaigns"):
             self._load(what)
 
     @on(m.DaemonNews)
@@ -197,6 +207,10 @@ class OpsApp(App[None]):
                 usage.show(message.data)
             if latency := self._find("#latency", LatencyPanel):
                 latency.show_today(self._today.get("latency_p50_ms"), self._today.get("latency_p95_ms"))
+        elif message.what == "campaigns":
+            if campaigns := self._find("#campaigns", CampaignsPanel):
+                campaigns.show(message.data)
+                self.refresh_bindings()
         elif message.what == "exports":
             if exports := self._find("#exports", ExportsList):
                 exports.show(message.data, admin=self.admin)
@@ -265,6 +279,9 @@ class OpsApp(App[None]):
             return None
         if action == "feedback" and self.selected is None:
             return None
+        if action == "toggle_campaign":
+            panel = self._find("#campaigns", CampaignsPanel)
+            return None if panel is None or panel.target is None else True
         return True
 
     def action_toggle_view(self) -> None:
@@ -317,6 +334,17 @@ class OpsApp(App[None]):
             warnings = "; ".join(created.get("warnings") or [])
             self.notify(f"Calling {draft.phone} ({created.get('id')}){' — ' + warnings if warnings else ''}",
                         title="Simulated call")
+
+    @work(group="actions", exclusive=True)
+    async def action_toggle_campaign(self) -> None:
+        panel = self._find("#campaigns", CampaignsPanel)
+        target = panel.target if panel is not None else None
+        if target is None:
+            return
+        action = "resume" if target["status"] == "paused" else "pause"
+        if await self.link.act(action, self.feed.control_campaign(target["id"], action)) is not None:
+            self.notify(f"{action.capitalize()} {target['name']}.", title="Campaign")
+            self._load("campaigns")
 
     @work(group="actions", exclusive=True)
     async def action_export(self) -> None:

@@ -82,6 +82,14 @@ class Feed(ABC):
                                    name: str | None) -> dict[str, Any]: ...
 
     @abstractmethod
+    async def campaigns(self, limit: int = 5) -> list[dict[str, Any]]:
+        """The newest campaigns with their progress."""
+
+    @abstractmethod
+    async def control_campaign(self, campaign_id: str, action: str) -> dict[str, Any]:
+        """`pause`, `resume` or `cancel` a campaign."""
+
+    @abstractmethod
     def events(self) -> AsyncIterator[dict[str, Any]]:
         """The live stream: a `snapshot` first, then call, turn and memory events."""
 
@@ -163,6 +171,13 @@ class HttpFeed(Feed):
                                    name: str | None) -> dict[str, Any]:
         body = {"phone": phone, "name": name, "simulate": True, "scenario": scenario}
         return dict(await self._request("POST", "/api/v1/calls", json=body))
+
+    async def campaigns(self, limit: int = 5) -> list[dict[str, Any]]:
+        body = await self._request("GET", "/api/v1/campaigns", params={"limit": limit})
+        return list(body["campaigns"])
+
+    async def control_campaign(self, campaign_id: str, action: str) -> dict[str, Any]:
+        return dict(await self._request("POST", f"/api/v1/campaigns/{campaign_id}/{action}"))
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         timeout = httpx.Timeout(10, read=STREAM_READ_TIMEOUT_S)

@@ -92,7 +92,8 @@ class DaemonLink:
         """Read one REST view and post it as `Loaded(what, data)`."""
         fetchers: dict[str, Callable[..., Awaitable[Any]]] = {
             "recent": self.feed.recent_calls, "call": self.feed.call, "timeline": self.feed.timeline,
-            "usage": self.feed.usage, "exports": self.feed.exports}
+            "usage": self.feed.usage, "exports": self.feed.exports,
+            "campaigns": self.feed.campaigns}
         fetch = fetchers[what]
         data = await self.act(what, fetch(*args), quiet_when_down=True)
         if data is not None:

@@ -36,6 +36,7 @@ class Recording:
     timeline: list[dict[str, Any]] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(EMPTY_USAGE))
     exports: list[dict[str, Any]] = field(default_factory=list)
+    campaigns: list[dict[str, Any]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=lambda: [{"type": "snapshot", "calls": []}])
 
     @classmethod
@@ -112,6 +113,19 @@ class ReplayFeed(Feed):
         self._check()
         self.actions.append(("call", {"phone": phone, "scenario": scenario, "name": name}))
         return {"id": "call_replay000001", "status": "initiated", "warnings": []}
+
+    async def campaigns(self, limit: int = 5) -> list[dict[str, Any]]:
+        self._check()
+        return copy.deepcopy(self.recording.campaigns[:limit])
+
+    async def control_campaign(self, campaign_id: str, action: str) -> dict[str, Any]:
+        self._check()
+        self.actions.append((action, {"campaign_id": campaign_id}))
+        status = {"pause": "paused", "resume": "running", "cancel": "cancelled"}[action]
+        for campaign in self.recording.campaigns:  # as the workflow would record it
+            if campaign["id"] == campaign_id:
+                campaign["status"] = status
+        return {"id": campaign_id, "requested": status}
 
     async def events(self) -> AsyncIterator[dict[str, Any]]:
         self._check()

@@ -61,6 +61,19 @@ def finished_recording(credit_limit: float | None = 60) -> Recording:
                      events=[{"type": "snapshot", "calls": []}], **rest)
 
 
+def campaigns() -> list[dict[str, Any]]:
+    """Two campaigns as `GET /api/v1/campaigns` lists them: one running, one completed."""
+    def one(cid: str, name: str, status: str, finished: int, calling: int,
+            outcomes: dict[str, int]) -> dict[str, Any]:
+        return {"id": cid, "name": name, "status": status, "simulated": False,
+                "progress": {"leads": 40, "finished": finished, "remaining": 40 - finished,
+                             "dialled": finished + calling, "calling": calling, "waiting": 0,
+                             "queued": 0, "skipped": 2, "outcomes": outcomes}}
+    return [one("cmp_000000000002", "Q1 dental recalls", "running", 13, 2,
+                {"demo_booked": 4, "no-answer": 5}),
+            one("cmp_000000000001", "November webinar", "completed", 40, 0, {"demo_booked": 9})]
+
+
 async def never(_delay: float) -> None:
     """A reconnect sleep that never ends, so a 'daemon down' screen stays exactly as drawn."""
     await asyncio.Event().wait()

@@ -10,6 +10,7 @@ from textual.widgets._footer import FooterKey
 from scrappy_cli.ops import messages as m
 from scrappy_cli.ops.app import OpsApp
 from scrappy_cli.ops.calls_table import CallsTable
+from scrappy_cli.ops.campaigns_panel import CampaignsPanel
 from scrappy_cli.ops.connection_banner import ConnectionBanner
 from scrappy_cli.ops.exports_list import ExportsList
 from scrappy_cli.ops.feedback_modal import FeedbackModal
@@ -20,6 +21,7 @@ from scrappy_cli.ops.timeline import FeedbackTimeline
 from scrappy_cli.ops.transcript import TranscriptPane
 from tests.ops.helpers import (
     FROZEN_NOW,
+    campaigns,
     finished_recording,
     full_call_recording,
     replay_app,
@@ -219,3 +221,37 @@ def test_recording_matches_the_contract_shapes() -> None:
     assert {"id", "direction", "status", "lead_phone", "turns"} <= set(call)
     assert {"index", "role", "text", "interrupted", "latency_ms"} <= set(call["turns"][0])
     assert data["events"][0]["type"] == "snapshot" and data["events"][-2]["type"] == "call_ended"
+
+
+async def test_p_pauses_and_resumes_the_newest_open_campaign() -> None:
+    rec = finished_recording()
+    rec.campaigns = campaigns()
+    feed = ReplayFeed(rec)
+    app = replay_app(feed)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settled(pilot)
+        panel = app.query_one("#campaigns", CampaignsPanel)
+        await wait_for(pilot, lambda: panel.campaigns, "the campaigns to load")
+        assert panel.border_subtitle == "p: pause Q1 dental recalls"
+        await pilot.press("p")
+        await wait_for(pilot, lambda: panel.border_subtitle.startswith("p: resume"), "the pause")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: len(feed.actions) == 2, "the resume")
+        assert feed.actions == [("pause", {"campaign_id": "cmp_000000000002"}),
+                                ("resume", {"campaign_id": "cmp_000000000002"})]
+
+
+async def test_p_is_off_without_an_open_campaign() -> None:
+    rec = finished_recording()
+    rec.campaigns = campaigns()[1:]  # only the completed one
+    feed = ReplayFeed(rec)
+    app = replay_app(feed)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settled(pilot)
+        await wait_for(pilot, lambda: app.query_one("#campaigns", CampaignsPanel).campaigns,
+                       "the campaigns to load")
+        assert app.check_action("toggle_campaign", ()) is None
+        await pilot.press("p")
+        await pilot.pause()
+        assert feed.actions == []
+

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from scrappy_cli.ops.replay import Recording, ReplayFeed
-from tests.ops.helpers import finished_recording, live_recording, replay_app, settled
+from tests.ops.helpers import campaigns, finished_recording, live_recording, replay_app, settled
 
 SnapCompare = Callable[..., bool]
 
@@ -34,6 +34,13 @@ def test_finished_call(snap_compare: SnapCompare) -> None:
 
 def test_finished_call_ops_view(snap_compare: SnapCompare) -> None:
     assert snap_compare(replay_app(ReplayFeed(finished_recording())), run_before=settled, press=["v"])
+
+
+def test_campaigns_in_the_ops_view(snap_compare: SnapCompare) -> None:
+    recording = finished_recording()
+    recording.campaigns = campaigns()
+    assert snap_compare(replay_app(ReplayFeed(recording)), run_before=settled, press=["v"],
+                        terminal_size=(120, 36))
 
 
 def test_daemon_down(snap_compare: SnapCompare) -> None:

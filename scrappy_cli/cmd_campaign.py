@@ -46,6 +46,9 @@ def create(
     leads_file: Annotated[Path, typer.Argument(metavar="LEADS", help="CSV or XLSX with a phone "
                                                "column (name, company, timezone and any other "
                                                "columns are used too).")],
+    simulate_scenario: Annotated[str | None, typer.Argument(
+        metavar="SCENARIO", help="With --simulate: the scenario the leads play, as in "
+        "`--simulate busy_callback`.", show_default=False)] = None,
     strategy: Annotated[str | None, typer.Option(help="Strategy id (default: the active one).")] = None,
     name: Annotated[str | None, typer.Option(help="A name for the campaign.")] = None,
     concurrency: Annotated[int, typer.Option(help="Calls at once.", min=1, max=100)] = 2,
@@ -66,7 +69,18 @@ def create(
                                           "and why; create nothing.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Create a campaign from a lead list and start it."""
+    """Create a campaign from a lead list and start it.
+
+    `--simulate [SCENARIO]` rehearses it with simulated leads instead.
+    """
+    if simulate_scenario and not simulate:
+        render.error(f"unexpected argument {simulate_scenario!r}; a scenario goes with --simulate")
+        raise typer.Exit(EXIT_INVALID)
+    if simulate_scenario and scenario and simulate_scenario != scenario:
+        render.error(f"two scenarios given ({simulate_scenario!r} and --scenario {scenario!r}); "
+                     "pick one")
+        raise typer.Exit(EXIT_INVALID)
+    scenario = scenario or simulate_scenario
     leads = _read_leads(leads_file, region)
     body = {"leads": leads, "strategy_id": strategy, "name": name or leads_file.stem,
             "concurrency": concurrency, "window": window, "days": days,

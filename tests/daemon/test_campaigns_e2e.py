@@ -54,8 +54,8 @@ def test_a_rehearsal_works_the_list_within_the_rules(ready: DaemonProcess, tmp_p
                      f"{LATE_DNC},Lou,,\n{CALLBACK},,Acme Corp,\n", "utf-8")
     with ready.client() as c:
         assert c.post("/api/v1/dnc", json={"phone": ON_DNC}).status_code in (200, 201)
-    made = run_cli(ready, "campaign", "create", str(leads), "--simulate", "--scenario",
-                   "busy_callback", "--concurrency", "1", "--max-attempts", "2", "--json")
+    made = run_cli(ready, "campaign", "create", str(leads), "--simulate", "busy_callback",
+                   "--concurrency", "1", "--max-attempts", "2", "--json")
     assert made.exit_code == 0, made.output
     import json
 

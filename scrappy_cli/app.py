@@ -47,3 +47,20 @@ def api_errors(problems_only: bool = False) -> Iterator[None]:
             hint = "this needs an admin token"
         render.error(f"{exc.message} (HTTP {exc.status})", hint)
         raise typer.Exit(EXIT_INVALID if exc.status in (400, 413, 422) else EXIT_ERROR) from None
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from daemon import __version__
+
+        render.info(f"scrappy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_show_version,
+                                 help="Print the version and exit."),
+) -> None:
+    """Scrappy: an open-source AI outbound sales caller (CLI + local daemon)."""
+

@@ -66,11 +66,16 @@ def _follow(client: DaemonClient, call_id: str | None) -> dict[str, Any] | None:
     following = call_id
     for event in client.events(call_id):
         kind = event["type"]
+        if kind == "error":  # e.g. an unknown call id
+            render.error(str(event.get("error")))
+            raise typer.Exit(EXIT_ERROR)
         if kind == "snapshot" and following is None:
             calls = sorted(event["calls"], key=lambda c: c["started_at"])
             if calls:
                 following = calls[-1]["call_id"]
                 render.info(f"following {following}")
+            else:
+                render.info("waiting for a call...")
         elif kind == "call_started" and following is None:
             following = event["call_id"]
             render.info(f"following {following}")
@@ -91,7 +96,7 @@ def _follow(client: DaemonClient, call_id: str | None) -> dict[str, Any] | None:
 
 @app.command()
 def calls(
-    limit: Annotated[int, typer.Option(help="How many, newest first.")] = 20,
+    limit: Annotated[int, typer.Option(help="How many, newest first.", min=1, max=500)] = 20,
     json_out: JsonOpt = False,
 ) -> None:
     """List recent calls."""
@@ -140,6 +145,9 @@ def export(
     json_out: JsonOpt = False,
 ) -> None:
     """Export calls, turns and a per-day summary (with a chart) to Excel."""
+    if out is not None and out.suffix.lower() != ".xlsx":
+        render.error(f"{out}: the export is an Excel workbook; name it .xlsx")
+        raise typer.Exit(EXIT_INVALID)
     for label, value in (("--since", since), ("--until", until)):
         if value:
             try:
@@ -221,10 +229,15 @@ app.add_typer(dnc_app, name="dnc")
 
 
 @dnc_app.command("add")
-def dnc_add(phone: str, reason: Annotated[str, typer.Option()] = "added by operator") -> None:
+def dnc_add(
+    phone: str,
+    reason: Annotated[str, typer.Option(help="Why (kept with the number).")] = "added by operator",
+    region: Annotated[str | None, typer.Option(help="Region for a number without +, e.g. US.")] = None,
+) -> None:
     """Add a number."""
     with api_errors(), DaemonClient() as client:
-        result = client.post("/api/v1/dnc", json={"phone": phone, "reason": reason})
+        result = client.post("/api/v1/dnc", json={"phone": phone, "reason": reason,
+                                                  "default_region": region})
     render.info(f"added {', '.join(result['added'])}" if result["added"] else "already listed")
 
 
@@ -252,19 +265,35 @@ def dnc_list(json_out: JsonOpt = False) -> None:
 def dnc_import(
     file: Annotated[Path, typer.Argument(help="Text or CSV file, one number per line (first column).")],
     region: Annotated[str | None, typer.Option(help="Region for numbers without +, e.g. US.")] = None,
+    skip_invalid: Annotated[bool, typer.Option(
+        "--skip-invalid", help="Import the valid numbers even if some lines are not numbers.")] = False,
 ) -> None:
-    """Import numbers from a file."""
+    """Import numbers from a file: all of them, or (with any bad line) none, unless --skip-invalid."""
+    from daemon.calls.dialing import InvalidPhoneNumber, normalise_phone
+
     try:
-        lines = file.read_text("utf-8").splitlines()
+        lines = file.read_text("utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         render.error(f"cannot read {file}: {exc}")
         raise typer.Exit(EXIT_INVALID) from None
-    phones = [ln.split(",")[0].strip() for ln in lines if ln.strip() and not ln.startswith("#")]
-    phones = [p for p in phones if p.lower() not in ("phone", "number")]
+    phones, problems = [], []
+    for number, line in enumerate(lines, start=1):
+        first = line.split(",")[0].strip()
+        if not first or first.startswith("#") or first.lower() in ("phone", "number"):
+            continue
+        try:
+            phones.append(normalise_phone(first, region))
+        except InvalidPhoneNumber as exc:
+            problems.append(f"{file.name}:{number}: {exc}")
+    if problems and not skip_invalid:
+        render.error(f"{len(problems)} line(s) are not phone numbers; nothing was imported "
+                     "(fix them, or pass --skip-invalid)")
+        render.problems(problems)
+        raise typer.Exit(EXIT_INVALID)
     with api_errors(), DaemonClient() as client:
-        result = client.post("/api/v1/dnc", json={"phones": phones, "default_region": region,
+        result = client.post("/api/v1/dnc", json={"phones": phones,
                                                   "reason": f"imported from {file.name}"})
     render.info(f"imported {len(result['added'])} new numbers")
-    render.problems(result.get("problems", []))
-    if result.get("problems"):
-        raise typer.Exit(EXIT_INVALID)
+    if problems:
+        render.err_console.print(f"skipped {len(problems)} invalid line(s):", markup=False)
+        render.problems(problems)

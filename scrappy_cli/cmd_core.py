@@ -47,6 +47,7 @@ def daemon(
 def status(json_out: JsonOpt = False) -> None:
     """Show daemon health, version, uptime and the backend serving each concern."""
     with api_errors(), DaemonClient() as client:
+        client.get("/api/v1/calls", params={"limit": 1})  # a bad token is refused (401), not ignored
         health = client.get("/healthz")
     if json_out:
         render.print_json(health)

@@ -111,9 +111,10 @@ async def create_export(request: Request) -> Response:
     hi = datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC) if until else None
     calls = [CallRepository.to_api(c, await svc.calls.turns(c["_id"]))
              for c in await svc.calls.recent(limit=100_000, since=lo, until=hi)]
+    leads = await svc.campaign_store.leads_created(since=lo, until=hi)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = _exports_dir(svc) / "exports" / f"scrappy-export-{stamp}.xlsx"
-    path = await asyncio.to_thread(write_export, calls, out, since, until)
+    path = await asyncio.to_thread(write_export, calls, out, since, until, leads)
     return JSON({"name": path.name, "kind": "exports", "calls": len(calls),
                  "size": path.stat().st_size}, status_code=201)
 
@@ -146,17 +147,21 @@ async def dnc_add(request: Request) -> Response:
     phones = body.get("phones") or ([body["phone"]] if body.get("phone") else [])
     if not isinstance(phones, list) or not phones:
         raise BadRequest("invalid request", ["phone: field required"], 422)
-    added, problems = [], []
+    valid, problems = [], []
     for i, raw in enumerate(phones):
         try:
-            e164 = normalise_phone(str(raw), body.get("default_region"))
+            valid.append(normalise_phone(str(raw), body.get("default_region")))
         except InvalidPhoneNumber as exc:
             problems.append(f"phones.{i}: {exc}")
-            continue
+    if problems and not body.get("skip_invalid"):  # all or nothing, unless asked otherwise
+        return error(422, "invalid numbers; nothing was added (skip_invalid adds the rest)",
+                     problems=problems)
+    added = []
+    for e164 in valid:
         if await svc.dnc.add(e164, str(body.get("reason") or "added by operator"),
                              source=request.state.principal["name"]):
             added.append(e164)
-    return JSON({"added": added, "problems": problems}, status_code=200 if added or not problems else 422)
+    return JSON({"added": added, "problems": problems})
 
 
 @requires("admin")

@@ -8,10 +8,13 @@ import io
 from collections import Counter
 from typing import Any
 
-from daemon.exports.excel import to_utc_naive, write_key_values, write_table
-
-LEAD_HEADERS = ["#", "Phone", "Name", "Company", "Time zone", "State", "Outcome", "Attempts",
-                "Last attempt (UTC)", "Last call", "Skip reason", "Next try (UTC)"]
+from daemon.exports.excel import (
+    LEAD_HEADERS,
+    lead_row,
+    to_utc_naive,
+    write_key_values,
+    write_table,
+)
 
 
 def build_campaign_workbook(campaign: dict[str, Any], leads: list[dict[str, Any]]) -> bytes:
@@ -31,20 +34,13 @@ def build_campaign_workbook(campaign: dict[str, Any], leads: list[dict[str, Any]
                    *((f"Rule: {k}", v) for k, v in rules.items()),
                    ("Leads", len(leads)),
                    *((f"Leads: {k}", n) for k, n in sorted(outcomes.items(), key=str))])
-    rows = []
     per_day: Counter[Any] = Counter()
     for lead in leads:
-        attempts = lead.get("attempts") or []
-        last = attempts[-1] if attempts else {}
-        for attempt in attempts:
+        for attempt in lead.get("attempts") or []:
             at = to_utc_naive(attempt.get("at"))
             if at is not None and attempt.get("call_id"):
                 per_day[at.date()] += 1
-        rows.append([lead["index"] + 1, lead.get("phone"), lead.get("name"), lead.get("company"),
-                     lead.get("timezone"), lead.get("state"), lead.get("outcome"), len(attempts),
-                     to_utc_naive(last.get("at")), last.get("call_id"), lead.get("skip_reason"),
-                     to_utc_naive(lead.get("next_at"))])
-    write_table(wb.create_sheet("Leads"), LEAD_HEADERS, rows)
+    write_table(wb.create_sheet("Leads"), LEAD_HEADERS, (lead_row(lead) for lead in leads))
     days = wb.create_sheet("Per day")
     write_table(days, ["Date (UTC)", "Calls placed"], [[d, n] for d, n in sorted(per_day.items())])
     if per_day:

@@ -361,13 +361,29 @@ def _summary_sheet(ws: Worksheet, days: list[DaySummary]) -> None:
     ws.add_chart(line, ws.cell(row=18, column=anchor_col).coordinate)
 
 
+LEAD_HEADERS = ["#", "Phone", "Name", "Company", "Time zone", "State", "Outcome", "Attempts",
+                "Last attempt (UTC)", "Last call", "Skip reason", "Next try (UTC)"]
+
+
+def lead_row(lead: Mapping[str, Any]) -> list[Any]:
+    """One campaign lead as a Leads-sheet row: where it stands, its last attempt."""
+    attempts = lead.get("attempts") or []
+    last = attempts[-1] if attempts else {}
+    return [lead["index"] + 1, lead.get("phone"), lead.get("name"), lead.get("company"),
+            lead.get("timezone"), lead.get("state"), lead.get("outcome"), len(attempts),
+            to_utc_naive(last.get("at")), last.get("call_id"), lead.get("skip_reason"),
+            to_utc_naive(lead.get("next_at"))]
+
+
 def write_export(
-    calls: Iterable[Call], out: Path, since: date | None = None, until: date | None = None
+    calls: Iterable[Call], out: Path, since: date | None = None, until: date | None = None,
+    leads: Iterable[Mapping[str, Any]] = (),
 ) -> Path:
     """Write the report for calls started between `since` and `until` (inclusive, UTC days).
 
-    Sheets: Calls (one row per call), Turns (one row per turn, with its call id) and Summary
-    (per day, with charts). Returns `out`.
+    Sheets: Calls (one row per call), Turns (one row per turn, with its call id), Summary
+    (per day, with charts) and, when campaigns ran, Leads (one row per campaign lead, with its
+    campaign). Returns `out`.
     """
     from openpyxl import Workbook
 
@@ -385,6 +401,9 @@ def write_export(
     )
     write_table(wb.create_sheet("Turns"), ["Call id", *TURN_HEADERS], turn_rows)
     _summary_sheet(wb.create_sheet("Summary"), summarise(chosen))
+    lead_rows = [[lead.get("campaign_id"), *lead_row(lead)] for lead in leads]
+    if lead_rows:
+        write_table(wb.create_sheet("Leads"), ["Campaign", *LEAD_HEADERS], lead_rows)
     return _save(wb, out)
 
 

@@ -79,6 +79,21 @@ class CampaignRepository:
         cursor = self._leads.find({"campaign_id": campaign_id}).sort("index", ASCENDING)
         return [doc async for doc in cursor]
 
+    async def leads_created(self, since: datetime | None = None,
+                            until: datetime | None = None) -> list[dict[str, Any]]:
+        """The leads of campaigns created in [since, until), oldest campaign first."""
+        when: dict[str, Any] = {}
+        if since is not None:
+            when["$gte"] = since
+        if until is not None:
+            when["$lt"] = until
+        query = {"created_at": when} if when else {}
+        ids = [c["_id"] async for c in self._campaigns.find(query, {"_id": 1}).sort("created_at", 1)]
+        out: list[dict[str, Any]] = []
+        for campaign_id in ids:
+            out += await self.leads(campaign_id)
+        return out
+
     async def update_lead(self, campaign_id: str, index: int, fields: dict[str, Any]) -> None:
         await self._leads.update_one({"_id": lead_id(campaign_id, index)}, {"$set": fields})
 

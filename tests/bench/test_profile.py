@@ -113,12 +113,13 @@ def test_the_recorder_says_when_it_cannot_attach(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("flags", [["--profile", "--ablations"], ["--turns", "--profile"],
-                                   ["--faults", "--turns"]])
+                                   ["--faults", "--turns"], ["--campaign", "--faults"]])
 def test_extra_runs_are_one_at_a_time(flags: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(flags)
     assert exited.value.code == 2
-    assert "choose one of --ablations, --profile, --turns and --faults" in capsys.readouterr().err
+    assert ("choose one of --ablations, --profile, --turns, --faults and --campaign"
+            in capsys.readouterr().err)
 
 
 def test_profile_tables_show_areas_and_our_functions() -> None:

@@ -8,6 +8,7 @@ change what is checked here.
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,11 @@ def test_a_rehearsal_works_the_list_within_the_rules(ready: DaemonProcess, tmp_p
     assert len(rows) == 5 and rows[1][1] == CALLBACK and rows[1][7] == 2
     with ready.client() as c:
         assert "embedded dev server" in c.get("/healthz").json()["backends"]["campaigns"]
+        made = c.post("/api/v1/exports", json={}).json()  # the general export has the leads too
+        content = c.get(f"/api/v1/exports/{made['name']}", params={"kind": "exports"}).content
+    leads_sheet = load_workbook(io.BytesIO(content))["Leads"]
+    rows = [row for row in leads_sheet.iter_rows(values_only=True) if row[0] == campaign["id"]]
+    assert sorted(row[2] for row in rows) == sorted([CALLBACK, ON_DNC, PREMIUM, LATE_DNC])
 
 
 def test_pause_holds_new_calls_resume_goes_on_cancel_ends(ready: DaemonProcess) -> None:

@@ -114,9 +114,15 @@ def test_dnc_commands_and_refusal(daemon: DaemonProcess, tmp_path: Path) -> None
     assert any("do-not-call" in p for p in refused.json()["problems"])
     source = tmp_path / "dnc.csv"
     source.write_text("phone,name\n+14155554003,Al\n(415) 555-4004,Bo\nnot a number,Cy\n", "utf-8")
-    imported = run_cli(daemon, "dnc", "import", str(source), "--region", "US")
-    assert imported.exit_code == 2 and "imported 2 new numbers" in imported.stdout
-    assert "not a number" in imported.stderr or "phones.2" in imported.stderr
+    refused_all = run_cli(daemon, "dnc", "import", str(source), "--region", "US")
+    assert refused_all.exit_code == 2 and "nothing was imported" in refused_all.stderr
+    assert "dnc.csv:4: 'not a number' is not a phone number" in refused_all.stderr
+    listed = json.loads(run_cli(daemon, "dnc", "list", "--json").stdout)
+    assert "+14155554003" not in [n["phone"] for n in listed]  # all or nothing
+    imported = run_cli(daemon, "dnc", "import", str(source), "--region", "US", "--skip-invalid")
+    assert imported.exit_code == 0 and "imported 2 new numbers" in imported.stdout
+    assert "dnc.csv:4" in imported.stderr
+    assert run_cli(daemon, "dnc", "add", "(415) 555-4005", "--region", "US").exit_code == 0
     assert run_cli(daemon, "dnc", "remove", "+14155554002").exit_code == 0
     listed = json.loads(run_cli(daemon, "dnc", "list", "--json").stdout)
     assert "+14155554002" not in [n["phone"] for n in listed]
@@ -157,3 +163,19 @@ def test_credit_limit_refuses_new_calls(daemon: DaemonProcess) -> None:
         refused = c.post("/api/v1/calls", json={"phone": "+14155554005", "simulate": True})
     assert refused.status_code == 402
     assert "credit limit reached" in refused.json()["problems"][0]
+
+
+def test_the_cli_says_what_went_wrong(daemon: DaemonProcess, tmp_path: Path) -> None:
+    """Unknown ids, bad tokens, bad limits and wrong file names are errors, not silence."""
+    unknown = run_cli(daemon, "tail", "call_nope")
+    assert unknown.exit_code == 1 and "no call 'call_nope'" in unknown.stderr
+    wrong = run_cli(daemon, "status", token="wrong")
+    assert wrong.exit_code == 1 and "HTTP 401" in wrong.stderr
+    assert "pid" not in wrong.stdout
+    for limit in ("0", "-3"):
+        assert run_cli(daemon, "calls", "--limit", limit).exit_code == 2
+    csv = run_cli(daemon, "export", "--out", str(tmp_path / "a.csv"))
+    assert csv.exit_code == 2 and "name it .xlsx" in csv.stderr
+    assert not (tmp_path / "a.csv").exists()
+    version = run_cli(None, "--version")
+    assert version.exit_code == 0 and version.stdout.startswith("scrappy ")

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_api_key: str | None = None  # Temporal Cloud API key (implies TLS)
     temporal_tls: bool = False
+    temporal_tls_cert: Path | None = None  # mTLS client certificate (PEM), e.g. Temporal Cloud
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None  # a private CA for the server's certificate
     temporal_port: int = Field(default=0, ge=0, le=65535)  # embedded dev server; 0 = a free one
     calls_max_concurrent: int = Field(default=10, ge=1, le=500)  # this daemon's campaign dials
 

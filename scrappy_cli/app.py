@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import typer
 
@@ -47,6 +48,22 @@ def api_errors(problems_only: bool = False) -> Iterator[None]:
             hint = "this needs an admin token"
         render.error(f"{exc.message} (HTTP {exc.status})", hint)
         raise typer.Exit(EXIT_INVALID if exc.status in (400, 413, 422) else EXIT_ERROR) from None
+
+
+def check_xlsx_name(path: Path | None) -> None:
+    """Workbooks only go to files named .xlsx (an Excel file called a.csv fools everyone)."""
+    if path is not None and path.suffix.lower() != ".xlsx":
+        render.error(f"{path}: the export is an Excel workbook; name it .xlsx")
+        raise typer.Exit(EXIT_INVALID)
+
+
+def write_download(target: Path, content: bytes) -> None:
+    """Save what the daemon sent; a file we cannot write is a clear error, exit 1."""
+    try:
+        target.write_bytes(content)
+    except OSError as exc:
+        render.error(f"cannot write {target}: {exc.strerror}")
+        raise typer.Exit(EXIT_ERROR) from None
 
 
 def _show_version(value: bool) -> None:

@@ -9,7 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from scrappy_cli import render
-from scrappy_cli.app import EXIT_ERROR, EXIT_INVALID, api_errors, app
+from scrappy_cli.app import (
+    EXIT_ERROR,
+    EXIT_INVALID,
+    api_errors,
+    app,
+    check_xlsx_name,
+    write_download,
+)
 from scrappy_cli.client import DaemonClient
 from scrappy_cli.cmd_core import JsonOpt
 
@@ -145,9 +152,7 @@ def export(
     json_out: JsonOpt = False,
 ) -> None:
     """Export calls, turns and a per-day summary (with a chart) to Excel."""
-    if out is not None and out.suffix.lower() != ".xlsx":
-        render.error(f"{out}: the export is an Excel workbook; name it .xlsx")
-        raise typer.Exit(EXIT_INVALID)
+    check_xlsx_name(out)
     for label, value in (("--since", since), ("--until", until)):
         if value:
             try:
@@ -159,11 +164,7 @@ def export(
         made = client.post("/api/v1/exports", json={"since": since, "until": until})
         content = client.get(f"/api/v1/exports/{made['name']}", params={"kind": "exports"})
     target = out or Path(made["name"])
-    try:
-        target.write_bytes(content)
-    except OSError as exc:
-        render.error(f"cannot write {target}: {exc.strerror}")
-        raise typer.Exit(EXIT_ERROR) from None
+    write_download(target, content)
     if json_out:
         render.print_json({**made, "path": str(target.resolve())})
     else:

@@ -9,7 +9,14 @@ from typing import Annotated, Any
 import typer
 
 from scrappy_cli import render
-from scrappy_cli.app import EXIT_ERROR, EXIT_INVALID, api_errors, app
+from scrappy_cli.app import (
+    EXIT_ERROR,
+    EXIT_INVALID,
+    api_errors,
+    app,
+    check_xlsx_name,
+    write_download,
+)
 from scrappy_cli.client import DaemonClient
 from scrappy_cli.cmd_core import JsonOpt
 
@@ -184,16 +191,10 @@ def export(campaign_id: str,
            json_out: JsonOpt = False) -> None:
     """Write the campaign's workbook: settings, one row per lead, calls per day (with a chart)."""
     target = out or Path(f"{campaign_id}.xlsx")
-    if target.suffix.lower() != ".xlsx":
-        render.error(f"{target}: the export is an Excel workbook; name it .xlsx")
-        raise typer.Exit(EXIT_INVALID)
+    check_xlsx_name(target)
     with api_errors(), DaemonClient(timeout=300) as client:
         content = client.get(f"/api/v1/campaigns/{campaign_id}/export")
-    try:
-        target.write_bytes(content)
-    except OSError as exc:
-        render.error(f"cannot write {target}: {exc.strerror}")
-        raise typer.Exit(EXIT_ERROR) from None
+    write_download(target, content)
     if json_out:
         render.print_json({"id": campaign_id, "path": str(target.resolve())})
     else:

@@ -53,8 +53,7 @@ class CampaignActivities:
             return PlanResult("skip")
         now = datetime.now(UTC)
         rules = rules_from_document(campaign["rules"])
-        tried = [a["at"].replace(tzinfo=UTC) if a["at"].tzinfo is None else a["at"]
-                 for a in lead.get("attempts") or [] if a.get("at")]
+        tried = [a["at"] for a in lead.get("attempts") or [] if a.get("at")]  # tz-aware store
         plan = plan_attempt(lead, rules, now, self.svc.settings,
                             on_dnc=await self.svc.dnc.contains(lead["phone"]), attempts=tried)
         decision = {"action": plan.action, "reason": plan.reason, "at": now}

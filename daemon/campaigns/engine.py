@@ -26,6 +26,7 @@ import signal
 import socket
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,6 +181,7 @@ class CampaignEngine:
             return self._client
 
     async def _start(self) -> None:
+        from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
         from temporalio.client import Client
         from temporalio.service import RPCError
 
@@ -197,7 +199,7 @@ class CampaignEngine:
                     address, namespace=self.namespace, api_key=s.temporal_api_key,
                     tls=tls_config(s))
                 await self._client.workflow_service.get_system_info(
-                    _system_info_request(), timeout=_seconds(5))
+                    GetSystemInfoRequest(), timeout=timedelta(seconds=5))
                 break
             except (RuntimeError, RPCError, OSError) as exc:
                 self._client = None
@@ -258,15 +260,3 @@ def tls_config(settings: Any) -> Any:
         except OSError as exc:
             raise EngineUnavailable(f"cannot read a Temporal TLS file: {exc}") from None
     return bool(s.temporal_tls or s.temporal_api_key)
-
-
-def _system_info_request() -> Any:
-    from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-
-    return GetSystemInfoRequest()
-
-
-def _seconds(n: float) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=n)
